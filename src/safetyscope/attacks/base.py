@@ -1,0 +1,86 @@
+"""The Attack protocol, the registry, composition (``a+b``) and the identity attack ``none``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from safetyscope.core.builtins import load_components
+from safetyscope.core.errors import UsageError
+from safetyscope.core.records import ComponentSpec, Message, Sample
+from safetyscope.core.registry import Registry
+
+
+@runtime_checkable
+class Attack(Protocol):
+    """Turns a sample's messages into the messages sent; ``decode`` undoes any encoding of the reply."""
+
+    @property
+    def spec(self) -> ComponentSpec:
+        """Identity stored with every attempt."""
+        ...
+
+    async def apply(self, messages: Sequence[Message], sample: Sample, *, seed: int) -> tuple[Message, ...]:
+        """The messages to send. Must be a pure function of (messages, sample, seed)."""
+        ...
+
+    def decode(self, response: str) -> str:
+        """The reply in plain language, for the judge."""
+        ...
+
+
+attacks: Registry[Attack] = Registry("attack")
+
+
+class NoAttack:
+    """Sends the sample as it is."""
+
+    spec = ComponentSpec(kind="attack", name="none")
+
+    async def apply(self, messages: Sequence[Message], sample: Sample, *, seed: int) -> tuple[Message, ...]:
+        return tuple(messages)
+
+    def decode(self, response: str) -> str:
+        return response
+
+
+@attacks.register("none", description="No attack: send the sample's own messages.")
+def create_no_attack() -> NoAttack:
+    return NoAttack()
+
+
+class ComposedAttack:
+    """``a+b``: applies ``a`` then ``b``; decodes with ``b`` then ``a``."""
+
+    def __init__(self, parts: Sequence[Attack]) -> None:
+        self._parts = tuple(parts)
+        self._spec = ComponentSpec(kind="attack", name="+".join(p.spec.name for p in parts),
+                                   options={"parts": [p.spec.model_dump() for p in parts]})
+
+    @property
+    def spec(self) -> ComponentSpec:
+        return self._spec
+
+    async def apply(self, messages: Sequence[Message], sample: Sample, *, seed: int) -> tuple[Message, ...]:
+        current = tuple(messages)
+        for index, part in enumerate(self._parts):
+            current = await part.apply(current, sample, seed=seed + index)
+        return current
+
+    def decode(self, response: str) -> str:
+        for part in reversed(self._parts):
+            response = part.decode(response)
+        return response
+
+
+def create_attack(spec: str, options: dict[str, Any] | None = None) -> Attack:
+    """``'none'``, a registered name, or names joined by ``+`` (options apply to single attacks only)."""
+    load_components()
+    names = [name.strip() for name in spec.split("+")]
+    if any(not name for name in names):
+        raise UsageError(f"bad attack spec '{spec}': use names joined by '+', e.g. base64+role_play")
+    if len(names) == 1:
+        return attacks.create(names[0], **(options or {}))
+    if options:
+        raise UsageError("attack options apply to a single attack, not a composition")
+    return ComposedAttack([attacks.create(name) for name in names])

@@ -1,0 +1,1 @@
+"""The ``safetyscope`` command line: a thin layer over the Python API."""

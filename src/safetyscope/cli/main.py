@@ -1,0 +1,45 @@
+"""Entry point: ``safetyscope COMMAND``. Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from safetyscope.cli import list_cmd, run_cmd
+from safetyscope.core.errors import SafetyscopeError
+
+app = typer.Typer(name="safetyscope", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Measure and guard the safety of large language models.")
+app.command("run", help="Evaluate a model on a safety suite and print its scorecard.")(run_cmd.run)
+app.command("scorecard", help="Print the scorecard of a stored run (default: the latest).")(run_cmd.scorecard)
+app.command("runs", help="List the runs in a store.")(run_cmd.runs)
+app.command("list", help="Show what is registered: targets, datasets, judges or attacks.")(list_cmd.list_components)
+
+
+def main() -> None:
+    """Console-script entry: user-fixable errors print one line and exit non-zero (2 for bad input)."""
+    try:
+        app(standalone_mode=False)
+    except SafetyscopeError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        Console(stderr=True).print("interrupted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

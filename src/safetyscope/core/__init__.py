@@ -1,0 +1,1 @@
+"""Records, registries, errors and configuration shared by every part of safetyscope."""

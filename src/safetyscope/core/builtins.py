@@ -1,0 +1,24 @@
+"""Importing the built-in component modules registers them; plugins come through entry points."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import import_module
+
+from safetyscope.core.registry import load_plugins
+
+BUILTIN_MODULES = (
+    "safetyscope.targets.mock",
+    "safetyscope.targets.openai_compat",
+    "safetyscope.targets.embedded",
+    "safetyscope.judges.refusal",
+    "safetyscope.attacks.base",
+)
+
+
+@cache
+def load_components() -> None:
+    """Register built-in targets, judges and attacks, then third-party plugins (once per process)."""
+    for module in BUILTIN_MODULES:
+        import_module(module)
+    load_plugins()

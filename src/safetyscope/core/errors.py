@@ -1,0 +1,54 @@
+"""The small error hierarchy. Every error a user can fix says what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SafetyscopeError(Exception):
+    """Base class of every error safetyscope raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(SafetyscopeError):
+    """A bad flag, spec or option combination (exit code 2)."""
+
+    exit_code = 2
+
+
+class PrerequisiteError(SafetyscopeError):
+    """Something the user must install or provide first (a package, a file, an API key)."""
+
+    exit_code = 2
+
+
+class DatasetError(SafetyscopeError):
+    """A dataset file that does not match its format; names the file, line and field."""
+
+    exit_code = 2
+
+    def __init__(self, path: Path | str, message: str, *, line: int | None = None, field: str | None = None):
+        self.path = Path(path)
+        self.line = line
+        self.field = field
+        self.detail = message
+        where = str(self.path)
+        if line is not None:
+            where += f", line {line}"
+        if field is not None:
+            where += f", field '{field}'"
+        super().__init__(f"{where}: {message}")
+
+
+class TargetError(SafetyscopeError):
+    """A target call that failed. `retryable` tells the runner whether backing off may help."""
+
+    def __init__(self, message: str, *, retryable: bool = False, retry_after_s: float | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after_s = retry_after_s
+
+
+class StoreError(SafetyscopeError):
+    """The results store cannot be opened or is in an unexpected state."""

@@ -1,0 +1,1 @@
+"""Rates, intervals and scorecards computed from stored verdicts."""

@@ -1,0 +1,75 @@
+"""The run summary (JSON and Markdown) written next to the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from safetyscope.metrics.scorecard import OVERALL, Rate, Scorecard, hazard_name
+from safetyscope.runner.store import RunRow
+
+
+@dataclass(frozen=True)
+class SummaryPaths:
+    json: Path
+    markdown: Path
+
+
+def summary_dict(run: RunRow, card: Scorecard, store_url: str) -> dict[str, Any]:
+    return {"run_id": run.run_id, "status": run.status, "note": run.note, "created_at": run.created_at,
+            "target": run.target, "dataset": run.dataset, "judge": run.judge, "store": store_url,
+            "spec": run.spec, "scorecard": card.as_dict()}
+
+
+def format_rate(rate: Rate | None) -> str:
+    """``12.5% [8.1–18.7]`` or ``—`` when nothing was scored."""
+    if rate is None or rate.value is None:
+        return "—"
+    low, high = rate.interval
+    return f"{rate.value:.1%} [{low:.1%}–{high:.1%}]"
+
+
+def format_count(rate: Rate | None) -> str:
+    return "0" if rate is None else f"{rate.hits}/{rate.scored}"
+
+
+def markdown_summary(run: RunRow, card: Scorecard, store_url: str) -> str:
+    lines = [f"# safetyscope run `{run.run_id}`", "",
+             f"- target: `{run.target}`", f"- dataset: `{run.dataset}`", f"- judge: `{run.judge}`",
+             f"- status: **{run.status}**" + (f" ({run.note})" if run.note else ""),
+             f"- attempts: {card.total}", f"- store: `{store_url}`", "",
+             "Attack success = share of unsafe prompts the judge scored as unsafely complied with. "
+             "Over-refusal = share of benign prompts refused (fully or partly). Brackets: Wilson 95% interval. "
+             "Unscored items are excluded from rates and listed below.", ""]
+    for attack in card.attacks:
+        lines += [f"## Attack `{attack}`", "", "| hazard | attack success | unsafe/scored | unscored |",
+                  "|---|---|---|---|"]
+        for hazard in [*card.hazards, OVERALL]:
+            rate = card.attack_success.get((attack, hazard))
+            if rate is None:
+                continue
+            name = f"**{hazard_name(hazard)}**" if hazard == OVERALL else f"{hazard_name(hazard)} (`{hazard}`)"
+            lines.append(f"| {name} | {format_rate(rate)} | {format_count(rate)} | {rate.unscored} |")
+        refusal = card.over_refusal.get(attack)
+        if refusal is not None:
+            lines.append(f"| Benign: over-refusal | {format_rate(refusal)} | {format_count(refusal)} "
+                         f"| {refusal.unscored} |")
+        lines.append("")
+    lines += ["## Unscored", ""]
+    if card.unscored_reasons:
+        lines += [f"- {reason}: {count}" for reason, count in card.unscored_reasons.most_common()]
+    else:
+        lines.append("- none")
+    return "\n".join(lines) + "\n"
+
+
+def write_summaries(run: RunRow, card: Scorecard, store_url: str, output_dir: Path) -> SummaryPaths:
+    """Write ``<run_id>.json`` and ``<run_id>.md`` into ``output_dir``."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    paths = SummaryPaths(json=output_dir / f"{run.run_id}.json", markdown=output_dir / f"{run.run_id}.md")
+    paths.json.write_bytes(orjson.dumps(summary_dict(run, card, store_url), option=orjson.OPT_INDENT_2))
+    paths.markdown.write_text(markdown_summary(run, card, store_url), encoding="utf-8")
+    return paths

@@ -1,0 +1,293 @@
+"""The results store: SQLite by default (WAL), or any SQLAlchemy URL (PostgreSQL for teams).
+
+Every target call and judge call is stored under a content hash of its inputs, so a resumed or repeated
+run reuses them. Writes are batched into one transaction each; a crash loses only what was in flight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, create_engine, event, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from safetyscope.core.errors import StoreError
+from safetyscope.core.records import Generation, RefusalState, Verdict, VerdictLabel
+from safetyscope.runner.schema import MIGRATIONS, attempts, responses, runs, verdicts
+
+_LOOKUP_CHUNK = 500
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def database_url(location: str) -> str:
+    """A SQLAlchemy URL for a path or URL; ``postgresql://`` uses the psycopg 3 driver."""
+    if "://" not in location:
+        path = Path(location).expanduser().resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{path}"
+    if location.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + location.split("://", 1)[1]
+    return location
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """A run as stored."""
+
+    run_id: str
+    created_at: str
+    updated_at: str
+    status: str
+    spec: dict[str, Any]
+    target: str
+    dataset: str
+    judge: str
+    planned: int | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt to write: what was sent, and (when done) the keys of its response and verdict."""
+
+    run_id: str
+    attempt_id: str
+    sample_json: str
+    sample_id: str
+    dataset: str
+    hazard: str
+    expect: str
+    language: str
+    attack: str
+    attack_seed: int
+    sent_json: str
+    response_key: str | None
+    decoded_response: str | None
+    verdict_key: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class TallyRow:
+    """Count of attempts sharing (attack, hazard, expect, status, label, refusal, unscored reason)."""
+
+    attack: str
+    hazard: str
+    expect: str
+    status: str
+    label: str | None
+    refusal: str | None
+    unscored_reason: str | None
+    error: str | None
+    count: int
+
+
+class Store:
+    """Access to one results database. Safe to share between threads one call at a time."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect.name
+
+    @classmethod
+    def open(cls, location: str) -> Store:
+        """Open (and migrate) the store at a path or URL."""
+        url = database_url(location)
+        try:
+            engine = create_engine(url, pool_pre_ping=True)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StoreError(f"cannot open store {location}: {exc}") from None
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        store = cls(engine)
+        store.migrate()
+        return store
+
+    @property
+    def url(self) -> str:
+        return self._engine.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # --- schema -----------------------------------------------------------------------------------------
+
+    def migrate(self) -> int:
+        """Apply migrations not yet applied; returns the schema version."""
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(text("CREATE TABLE IF NOT EXISTS schema_migrations "
+                                  "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"))
+                current = conn.execute(text("SELECT MAX(version) FROM schema_migrations")).scalar() or 0
+                if current > len(MIGRATIONS):
+                    raise StoreError(f"store {self.url} has schema version {current}, newer than this "
+                                     f"safetyscope ({len(MIGRATIONS)}); upgrade safetyscope")
+                for version in range(current + 1, len(MIGRATIONS) + 1):
+                    for statement in MIGRATIONS[version - 1]:
+                        conn.execute(text(statement))
+                    conn.execute(text("INSERT INTO schema_migrations (version, applied_at) VALUES (:v, :t)"),
+                                 {"v": version, "t": utc_now()})
+        except OperationalError as exc:
+            raise StoreError(f"cannot use store {self.url}: {exc.orig}") from None
+        return len(MIGRATIONS)
+
+    # --- runs -------------------------------------------------------------------------------------------
+
+    def create_run(self, *, run_id: str, spec_json: str, target: str, dataset: str, judge: str,
+                   planned: int | None, version: str) -> None:
+        now = utc_now()
+        with self._engine.begin() as conn:
+            conn.execute(insert(runs).values(run_id=run_id, created_at=now, updated_at=now, status="running",
+                                             spec=spec_json, target=target, dataset=dataset, judge=judge,
+                                             planned=planned, version=version))
+
+    def set_run_status(self, run_id: str, status: str, note: str | None = None) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.run_id == run_id)
+                         .values(status=status, note=note, updated_at=utc_now()))
+
+    def get_run(self, run_id: str) -> RunRow | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.run_id == run_id)).mappings().first()
+        return None if row is None else _run_row(row)
+
+    def list_runs(self) -> list[RunRow]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(runs).order_by(runs.c.created_at)).mappings().all()
+        return [_run_row(row) for row in rows]
+
+    # --- attempts, responses, verdicts ------------------------------------------------------------------
+
+    def done_attempt_ids(self, run_id: str) -> set[str]:
+        """Attempts of a run that finished (errors excluded: those are retried on resume)."""
+        query = select(attempts.c.attempt_id).where(attempts.c.run_id == run_id, attempts.c.status == "done")
+        with self._engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
+    def lookup_responses(self, keys: Iterable[str]) -> dict[str, Generation]:
+        found: dict[str, Generation] = {}
+        with self._engine.connect() as conn:
+            for chunk in _chunks(list(keys)):
+                for row in conn.execute(select(responses).where(responses.c.key.in_(chunk))).mappings():
+                    found[row["key"]] = Generation(
+                        text=row["text"], finish_reason=row["finish_reason"], latency_ms=row["latency_ms"] or 0.0,
+                        prompt_tokens=row["prompt_tokens"], completion_tokens=row["completion_tokens"])
+        return found
+
+    def lookup_verdicts(self, keys: Iterable[str]) -> dict[str, Verdict]:
+        found: dict[str, Verdict] = {}
+        with self._engine.connect() as conn:
+            for chunk in _chunks(list(keys)):
+                for row in conn.execute(select(verdicts).where(verdicts.c.key.in_(chunk))).mappings():
+                    found[row["key"]] = verdict_from_row(row)
+        return found
+
+    def write_batch(self, *, new_responses: Sequence[tuple[str, str, Generation]],
+                    new_verdicts: Sequence[tuple[str, str, str, Verdict]],
+                    finished: Sequence[AttemptRecord]) -> None:
+        """One transaction: responses (key, target, generation), verdicts (key, judge, response key,
+        verdict) and the attempts that use them. Existing keys are left untouched."""
+        now = utc_now()
+        with self._engine.begin() as conn:
+            if new_responses:
+                conn.execute(self._insert_ignore(responses), [
+                    {"key": key, "target": target, "text": gen.text, "finish_reason": gen.finish_reason,
+                     "latency_ms": gen.latency_ms, "prompt_tokens": gen.prompt_tokens,
+                     "completion_tokens": gen.completion_tokens, "created_at": now}
+                    for key, target, gen in new_responses])
+            if new_verdicts:
+                conn.execute(self._insert_ignore(verdicts), [
+                    {**verdict_to_row(verdict), "key": key, "judge": judge, "response_key": response_key,
+                     "created_at": now}
+                    for key, judge, response_key, verdict in new_verdicts])
+            if finished:
+                conn.execute(self._upsert_attempts(), [_attempt_row(record, now) for record in finished])
+
+    def _insert_ignore(self, table: Any) -> Any:
+        dialect = postgresql if self._dialect == "postgresql" else sqlite
+        return dialect.insert(table).on_conflict_do_nothing(index_elements=[table.c.key])
+
+    def _upsert_attempts(self) -> Any:
+        dialect = postgresql if self._dialect == "postgresql" else sqlite
+        statement = dialect.insert(attempts)
+        replaced = {name: statement.excluded[name] for name in (
+            "sent", "response_key", "decoded_response", "verdict_key", "status", "error", "updated_at")}
+        return statement.on_conflict_do_update(index_elements=[attempts.c.run_id, attempts.c.attempt_id],
+                                               set_=replaced)
+
+    # --- reading results --------------------------------------------------------------------------------
+
+    def tally(self, run_id: str) -> list[TallyRow]:
+        """Counts for the metrics, grouped in the database (fast for 100k+ attempts)."""
+        columns = (attempts.c.attack, attempts.c.hazard, attempts.c.expect, attempts.c.status, verdicts.c.label,
+                   verdicts.c.refusal, verdicts.c.unscored_reason, attempts.c.error)
+        query = (select(*columns, func.count().label("n"))
+                 .select_from(attempts.outerjoin(verdicts, verdicts.c.key == attempts.c.verdict_key))
+                 .where(attempts.c.run_id == run_id)
+                 .group_by(*columns))
+        with self._engine.connect() as conn:
+            return [TallyRow(*row[:-1], count=row[-1]) for row in conn.execute(query)]
+
+    def iter_attempts(self, run_id: str) -> Iterator[dict[str, Any]]:
+        """Every attempt of a run joined with its response and verdict, one dict each."""
+        query = (select(attempts, responses.c.text.label("response_text"), verdicts.c.label, verdicts.c.refusal,
+                        verdicts.c.confidence, verdicts.c.explanation, verdicts.c.unscored_reason)
+                 .select_from(attempts.outerjoin(responses, responses.c.key == attempts.c.response_key)
+                              .outerjoin(verdicts, verdicts.c.key == attempts.c.verdict_key))
+                 .where(attempts.c.run_id == run_id).order_by(attempts.c.sample_id, attempts.c.attack))
+        with self._engine.connect() as conn:
+            for row in conn.execution_options(stream_results=True).execute(query).mappings():
+                yield dict(row)
+
+
+def verdict_to_row(verdict: Verdict) -> dict[str, Any]:
+    return {"label": verdict.label.value, "refusal": verdict.refusal.value if verdict.refusal else None,
+            "confidence": verdict.confidence, "probability_unsafe": verdict.probability_unsafe,
+            "categories": orjson.dumps(list(verdict.categories)).decode(), "explanation": verdict.explanation,
+            "evidence": orjson.dumps(list(verdict.evidence)).decode(), "unscored_reason": verdict.unscored_reason,
+            "raw_output": verdict.raw_output}
+
+
+def verdict_from_row(row: Any) -> Verdict:
+    return Verdict(label=VerdictLabel(row["label"]), refusal=RefusalState(row["refusal"]) if row["refusal"] else None,
+                   confidence=row["confidence"], probability_unsafe=row["probability_unsafe"],
+                   categories=tuple(orjson.loads(row["categories"])), explanation=row["explanation"],
+                   evidence=tuple(orjson.loads(row["evidence"])), unscored_reason=row["unscored_reason"],
+                   raw_output=row["raw_output"])
+
+
+def _attempt_row(record: AttemptRecord, now: str) -> dict[str, Any]:
+    return {"run_id": record.run_id, "attempt_id": record.attempt_id, "sample_id": record.sample_id,
+            "dataset": record.dataset, "hazard": record.hazard, "expect": record.expect,
+            "language": record.language, "attack": record.attack, "attack_seed": record.attack_seed,
+            "sample": record.sample_json, "sent": record.sent_json, "response_key": record.response_key,
+            "decoded_response": record.decoded_response, "verdict_key": record.verdict_key,
+            "status": "error" if record.error else "done", "error": record.error, "updated_at": now}
+
+
+def _run_row(row: Any) -> RunRow:
+    return RunRow(run_id=row["run_id"], created_at=row["created_at"], updated_at=row["updated_at"],
+                  status=row["status"], spec=orjson.loads(row["spec"]), target=row["target"],
+                  dataset=row["dataset"], judge=row["judge"], planned=row["planned"], note=row["note"])
+
+
+def _chunks(keys: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(keys), _LOOKUP_CHUNK):
+        yield keys[start:start + _LOOKUP_CHUNK]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
