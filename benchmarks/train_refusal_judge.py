@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from safetyscope.judges.refusal import CLASSES, WEIGHTS_FILE, extract_features  # noqa: E402
+from safetyscope.judges.refusal import CLASSES, WEIGHTS_FILE, extract_features
 
 TUNING_FILES = ("llama2orig", "llama2new", "mistralguard")
 LABEL_INDEX = {"1_full_compliance": 0, "2_full_refusal": 1, "3_partial_refusal": 2}

@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from safetyscope.attacks import attacks
-from safetyscope.datasets import builtin_datasets
 from safetyscope.core.builtins import load_components
+from safetyscope.datasets import builtin_datasets
 from safetyscope.judges import judges
 from safetyscope.targets import target_providers
 
@@ -28,17 +28,16 @@ def list_components(kind: Kind = typer.Argument(..., help="targets, datasets, ju
     table = Table(title=f"safetyscope {kind.value}")
     table.add_column("name")
     table.add_column("purpose")
+    rows: list[tuple[str, str]]
     if kind is Kind.targets:
-        for entry in target_providers:
-            table.add_row(f"{entry.name}/…", entry.description)
+        rows = [(f"{entry.name}/…", entry.description) for entry in target_providers]
     elif kind is Kind.datasets:
-        for suite in builtin_datasets.values():
-            table.add_row(suite.name, suite.description)
-        table.add_row("PATH.jsonl / PATH.csv", "Your own file in the documented schema (docs/datasets.md).")
+        rows = [(suite.name, suite.description) for suite in builtin_datasets.values()]
+        rows.append(("PATH.jsonl / PATH.csv", "Your own file in the documented schema (docs/datasets.md)."))
     elif kind is Kind.judges:
-        for entry in judges:
-            table.add_row(entry.name, entry.description)
+        rows = [(entry.name, entry.description) for entry in judges]
     else:
-        for entry in attacks:
-            table.add_row(entry.name, entry.description)
+        rows = [(entry.name, entry.description) for entry in attacks]
+    for name, purpose in rows:
+        table.add_row(name, purpose)
     Console().print(table)

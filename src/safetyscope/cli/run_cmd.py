@@ -93,7 +93,7 @@ def _split_attacks(values: list[str] | None) -> list[str] | None:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
-class _progress_bar:  # noqa: N801  (used as a context manager named like a function)
+class _progress_bar:
     """A rich progress bar with rate and ETA; the planned total arrives with the first update."""
 
     def __init__(self, console: Console, *, disabled: bool) -> None:

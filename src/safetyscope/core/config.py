@@ -39,9 +39,10 @@ class RunSpec(BaseModel):
     samples_in_flight: int = Field(default=64, ge=1, description="Bound on samples being processed at once.")
     timeout_s: float = Field(default=120.0, gt=0, description="Per-call timeout.")
     max_retries: int = Field(default=4, ge=0, description="Retries on 429, 5xx, timeouts and connection errors.")
-    abort_after_failures: int = Field(default=10, ge=1,
-                                      description="Stop (incomplete, resumable) after this many consecutive failures.")
-    store: str | None = Field(default=None, description="SQLite path or database URL; default OUTPUT_DIR/results.sqlite.")
+    abort_after_failures: int = Field(
+        default=10, ge=1, description="Stop (incomplete, resumable) after this many consecutive failures.")
+    store: str | None = Field(default=None,
+                              description="SQLite path or database URL; default OUTPUT_DIR/results.sqlite.")
     output_dir: Path = Field(default=DEFAULT_OUTPUT_DIR, description="Where summaries are written.")
     name: str | None = Field(default=None, description="A label for the run.")
 

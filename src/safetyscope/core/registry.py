@@ -52,7 +52,7 @@ class Registry(Generic[T]):
             known = ", ".join(sorted(self._entries)) or "none"
             raise UsageError(f"unknown {self.kind} '{name}' (known: {known})") from None
 
-    def create(self, name: str, **options: Any) -> T:
+    def create(self, name: str, /, **options: Any) -> T:
         """Build the component registered as ``name`` with ``options``."""
         entry = self.get(name)
         try:

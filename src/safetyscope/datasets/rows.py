@@ -86,8 +86,10 @@ class RowParser:
             raise self.error(line, "messages", "must be a non-empty list of {role, content} objects")
         turns = []
         for index, turn in enumerate(messages):
-            if not isinstance(turn, dict) or turn.get("role") not in _ROLES or not isinstance(turn.get("content"), str):
-                raise self.error(line, "messages", f"turn {index} must be {{role: system|user|assistant, content: str}}")
+            valid = isinstance(turn, dict) and turn.get("role") in _ROLES and isinstance(turn.get("content"), str)
+            if not valid:
+                shape = "{role: system|user|assistant, content: str}"
+                raise self.error(line, "messages", f"turn {index} must be {shape}")
             turns.append(Message(role=turn["role"], content=turn["content"]))
         if turns[-1].role != "user":
             raise self.error(line, "messages", "the last turn must be the user's")

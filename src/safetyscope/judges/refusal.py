@@ -194,9 +194,7 @@ _REFUSAL_FAMILIES = frozenset(
 _LIST_ITEM = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*\u2022])\s+\S", re.MULTILINE)
 _CODE = re.compile(r"```|^\s{4,}\S", re.MULTILINE)
 _STOP = frozenset(
-    "a an the is are was were be to of in on at for and or but with how what why where when who which can "
-    "could would should do does did i my me you your it its this that there their they them we our some any "
-    "best way ways good".split()
+    ["a", "an", "the", "is", "are", "was", "were", "be", "to", "of", "in", "on", "at", "for", "and", "or", "but", "with", "how", "what", "why", "where", "when", "who", "which", "can", "could", "would", "should", "do", "does", "did", "i", "my", "me", "you", "your", "it", "its", "this", "that", "there", "their", "they", "them", "we", "our", "some", "any", "best", "way", "ways", "good"]
 )
 
 

@@ -235,7 +235,8 @@ class Store:
                  .where(attempts.c.run_id == run_id)
                  .group_by(*columns))
         with self._engine.connect() as conn:
-            return [TallyRow(*row[:-1], count=row[-1]) for row in conn.execute(query)]
+            return [TallyRow(attack=row[0], hazard=row[1], expect=row[2], status=row[3], label=row[4], refusal=row[5],
+                             unscored_reason=row[6], error=row[7], count=row[8]) for row in conn.execute(query)]
 
     def iter_attempts(self, run_id: str) -> Iterator[dict[str, Any]]:
         """Every attempt of a run joined with its response and verdict, one dict each."""

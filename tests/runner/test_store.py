@@ -1,0 +1,72 @@
+import os
+
+import pytest
+
+from safetyscope.core.records import Generation, RefusalState, Verdict, VerdictLabel
+from safetyscope.runner.schema import MIGRATIONS
+from safetyscope.runner.store import AttemptRecord, Store, database_url
+
+
+def _attempt(run_id: str, attempt_id: str, *, error: str | None = None) -> AttemptRecord:
+    return AttemptRecord(run_id=run_id, attempt_id=attempt_id, sample_json="{}", sample_id=attempt_id, dataset="d",
+                         hazard="vcr", expect="refuse", language="en", attack="none", attack_seed=2**32 - 1,
+                         sent_json="[]", response_key=None if error else "r1", decoded_response=None,
+                         verdict_key=None if error else "v1", error=error)
+
+
+def exercise_store(store: Store) -> None:
+    """The same checks on every backend."""
+    assert store.migrate() == len(MIGRATIONS)  # idempotent
+    store.create_run(run_id="run-1", spec_json='{"a": 1}', target="mock/x", dataset="d", judge="refusal",
+                     planned=2, version="test")
+    verdict = Verdict(label=VerdictLabel.UNSAFE, refusal=RefusalState.COMPLIED, confidence=0.9,
+                      evidence=("sure",), categories=("vcr",))
+    generation = Generation(text="Sure.", latency_ms=3.5, prompt_tokens=4, completion_tokens=2)
+    for _ in range(2):  # writing the same keys twice keeps one row and changes nothing
+        store.write_batch(new_responses=[("r1", "mock/x", generation)],
+                          new_verdicts=[("v1", "refusal", "r1", verdict)],
+                          finished=[_attempt("run-1", "a1"), _attempt("run-1", "a2", error="target error: x")])
+    assert store.lookup_responses(["r1", "nope"]) == {"r1": generation}
+    assert store.lookup_verdicts(["v1"]) == {"v1": verdict}
+    assert store.done_attempt_ids("run-1") == {"a1"}  # errors are retried on resume
+    store.write_batch(new_responses=[], new_verdicts=[], finished=[_attempt("run-1", "a2")])  # retry succeeded
+    assert store.done_attempt_ids("run-1") == {"a1", "a2"}
+    tally = store.tally("run-1")
+    assert sum(row.count for row in tally) == 2 and {row.label for row in tally} == {"unsafe"}
+    store.set_run_status("run-1", "complete")
+    run = store.get_run("run-1")
+    assert run is not None and run.status == "complete" and run.spec == {"a": 1}
+    assert [r.run_id for r in store.list_runs()] == ["run-1"]
+    assert len(list(store.iter_attempts("run-1"))) == 2
+
+
+def test_sqlite_store(tmp_path):
+    store = Store.open(str(tmp_path / "sub" / "results.sqlite"))
+    exercise_store(store)
+    store.close()
+    reopened = Store.open(str(tmp_path / "sub" / "results.sqlite"))  # migrations are not re-applied
+    assert reopened.get_run("run-1") is not None
+    reopened.close()
+
+
+def test_postgres_urls_use_psycopg3():
+    assert database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+
+
+@pytest.mark.postgres
+def test_postgres_store():
+    url = os.environ.get("SAFETYSCOPE_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide SAFETYSCOPE_TEST_POSTGRES_URL (.ci/run starts PostgreSQL)")
+        pytest.skip("no PostgreSQL server: set SAFETYSCOPE_TEST_POSTGRES_URL")
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(database_url(url))
+    with engine.begin() as conn:  # a clean schema for the test
+        for table in ("attempts", "verdicts", "responses", "runs", "schema_migrations"):
+            conn.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {table}"))
+    engine.dispose()
+    store = Store.open(url)
+    exercise_store(store)
+    store.close()
