@@ -5,8 +5,8 @@
 Only ``llama2orig``, ``llama2new`` and ``mistralguard`` are read; ``gpt4`` and ``mistralinstruct`` are held out
 as the unseen part of the benchmark (``benchmarks/xstest_refusal_judge.py``). The model is a three-class
 (complied / refused / partial) L2-regularised logistic regression over the sparse features of
-``safetyscope.judges.refusal.extract_features``, fitted by full-batch Adam with numpy (deterministic: fixed
-initialisation, no sampling). ``--cv`` reports 5-fold cross-validation grouped by XSTest prompt id (the same
+``safetyscope.judges.refusal.extract_features``, fitted with numpy/scipy (deterministic:
+zero initialisation, exact gradients, L-BFGS from scipy). ``--cv`` reports 5-fold cross-validation grouped by XSTest prompt id (the same
 prompt never appears in both train and test folds) instead of writing weights.
 """
 
@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from scipy import optimize, sparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -33,10 +34,9 @@ SEED = 20240611
 
 # Hyper-parameters (chosen with --cv on the tuning files only).
 L2_CUES = 0.02
-L2_NGRAMS = 0.25
-MIN_DF = 5
-STEPS = 3000
-LEARNING_RATE = 0.05
+L2_NGRAMS = 0.02
+MIN_DF = 3
+MAX_ITER = 2000
 PARTIAL_RATIO = 0.6
 REFUSAL_THRESHOLD = 0.5
 
@@ -74,38 +74,43 @@ def is_ngram(name: str) -> bool:
     return name.startswith(("w:", "b:"))
 
 
-def to_matrix(feats: list[dict[str, float]], vocab: list[str]) -> np.ndarray:
-    """Dense design matrix over ``vocab``."""
+def to_matrix(feats: list[dict[str, float]], vocab: list[str]) -> sparse.csr_matrix:
+    """Sparse design matrix over ``vocab``."""
     index = {name: i for i, name in enumerate(vocab)}
-    x = np.zeros((len(feats), len(vocab)))
+    rows, cols, data = [], [], []
     for row, values in enumerate(feats):
         for name, value in values.items():
             col = index.get(name)
             if col is not None:
-                x[row, col] = value
-    return x
+                rows.append(row)
+                cols.append(col)
+                data.append(value)
+    return sparse.csr_matrix((data, (rows, cols)), shape=(len(feats), len(vocab)))
 
 
-def fit(x: np.ndarray, y: np.ndarray, vocab: list[str], l2_cues: float = L2_CUES,
-        l2_ngrams: float = L2_NGRAMS, steps: int = STEPS) -> np.ndarray:
-    """Multinomial logistic regression with per-feature L2 (none on the bias), full-batch Adam."""
+def fit(x: sparse.csr_matrix, y: np.ndarray, vocab: list[str], l2_cues: float = L2_CUES,
+        l2_ngrams: float = L2_NGRAMS) -> np.ndarray:
+    """Multinomial logistic regression with per-feature L2 (none on the bias), solved with L-BFGS.
+
+    Minimises mean cross-entropy + ½·Σ λ_j w_j²; deterministic (zero initialisation, exact gradients).
+    """
     n, d = x.shape
+    k = len(CLASSES)
     penalty = np.array([0.0 if v == "bias" else (l2_ngrams if is_ngram(v) else l2_cues) for v in vocab])
-    w = np.zeros((d, len(CLASSES)))
-    target = np.eye(len(CLASSES))[y]
-    m = np.zeros_like(w)
-    v = np.zeros_like(w)
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
-    for step in range(1, steps + 1):
+    target = np.eye(k)[y]
+
+    def objective(flat: np.ndarray) -> tuple[float, np.ndarray]:
+        w = flat.reshape(d, k)
         z = x @ w
         z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        grad = x.T @ (p - target) / n + penalty[:, None] * w
-        m = beta1 * m + (1 - beta1) * grad
-        v = beta2 * v + (1 - beta2) * grad**2
-        w -= LEARNING_RATE * (m / (1 - beta1**step)) / (np.sqrt(v / (1 - beta2**step)) + eps)
-    return w
+        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        loss = -(target * log_p).sum() / n + 0.5 * (penalty[:, None] * w**2).sum()
+        grad = x.T @ (np.exp(log_p) - target) / n + penalty[:, None] * w
+        return loss, grad.ravel()
+
+    result = optimize.minimize(objective, np.zeros(d * k), jac=True, method="L-BFGS-B",
+                               options={"maxiter": MAX_ITER, "gtol": 1e-7})
+    return result.x.reshape(d, k)
 
 
 def predict(w: np.ndarray, x: np.ndarray, partial_ratio: float = PARTIAL_RATIO,
@@ -158,7 +163,7 @@ def export(w: np.ndarray, vocab: list[str], n_train: int) -> dict[str, object]:
             "l2_cues": L2_CUES,
             "l2_ngrams": L2_NGRAMS,
             "min_df": MIN_DF,
-            "steps": STEPS,
+            "max_iter": MAX_ITER,
             "seed": SEED,
         },
         "weights": weights,

@@ -28,6 +28,8 @@ from safetyscope.runner.engine import Engine, ProgressCallback, RunPlan, RunStat
 from safetyscope.runner.store import RunRow, Store
 from safetyscope.targets import create_target
 
+LATEST = "latest"  # --resume latest: the most recent run that did not complete
+
 # Fields that may change when resuming a run: how hard to work, not what to evaluate.
 RESUMABLE_OVERRIDES = frozenset({"requests_in_flight", "samples_in_flight", "timeout_s", "max_retries",
                                  "abort_after_failures", "store", "output_dir"})
@@ -96,6 +98,11 @@ async def evaluate_async(spec: RunSpec | None = None, *, resume: str | None = No
 
 
 def _resumed_spec(store: Store, run_id: str, given: RunSpec, overrides: dict[str, Any]) -> tuple[str, RunSpec]:
+    if run_id == LATEST:
+        unfinished = [run for run in store.list_runs() if run.status != "complete"]
+        if not unfinished:
+            raise UsageError(f"no unfinished run to resume in store {store.url}")
+        run_id = unfinished[-1].run_id
     run = store.get_run(run_id)
     if run is None:
         raise UsageError(f"no run '{run_id}' in store {store.url}")

@@ -126,3 +126,16 @@ async def test_resume_unknown_run_is_usage_error(tmp_path, small_dataset):
     store = Store.open(str(tmp_path / "r.sqlite"))
     assert store.list_runs() == []
     store.close()
+
+
+async def test_resume_latest_picks_the_unfinished_run(tmp_path, small_dataset):
+    from safetyscope.core.errors import UsageError
+
+    done = await evaluate_async(spec(tmp_path, small_dataset, target="mock/refuser"))
+    with pytest.raises(UsageError, match="no unfinished run"):
+        await evaluate_async(spec(tmp_path, small_dataset), resume="latest")
+    broken = await evaluate_async(spec(tmp_path, small_dataset, target="openai/m", base_url="http://127.0.0.1:9/v1",
+                                       max_retries=0, abort_after_failures=2, samples_in_flight=1))
+    assert broken.run.status == "incomplete" and done.run.run_id != broken.run.run_id
+    again = await evaluate_async(spec(tmp_path, small_dataset, max_retries=0), resume="latest")
+    assert again.run.run_id == broken.run.run_id

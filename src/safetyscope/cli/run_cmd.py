@@ -54,7 +54,8 @@ def run(
     store: str | None = typer.Option(None, help=STORE_HELP),
     output_dir: Path | None = typer.Option(None, help="Where the JSON and Markdown summaries go."),
     name: str | None = typer.Option(None, help="A label for the run."),
-    resume: str | None = typer.Option(None, help="Continue a stopped run by id; done calls are never repeated."),
+    resume: str | None = typer.Option(None, help="Continue a stopped run (an id, or 'latest'); "
+                                      "done calls are never repeated."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Evaluate a model. With no arguments: the embedded SmolLM2-135M on the built-in starter suite."""

@@ -8,6 +8,7 @@ name is taken as a path to a GGUF file. The chat template comes from the GGUF's 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -52,7 +53,7 @@ def resolve_model_path(name: str) -> Path:
 class EmbeddedTarget:
     """One llama.cpp model, called from a single worker thread (the model is not thread-safe)."""
 
-    def __init__(self, *, name: str, model_path: Path, n_ctx: int, n_threads: int | None) -> None:
+    def __init__(self, *, name: str, model_path: Path, n_ctx: int, n_threads: int) -> None:
         self._model_path = model_path
         self._n_ctx = n_ctx
         self._n_threads = n_threads
@@ -110,5 +111,6 @@ class EmbeddedTarget:
 
 @target_providers.register("embedded", description="A GGUF model in-process via llama.cpp (default: smollm2-135m).")
 def create_embedded(*, name: str, n_ctx: int = 2048, n_threads: int | None = None) -> EmbeddedTarget:
-    """``n_threads`` defaults to llama.cpp's choice (the machine's cores)."""
-    return EmbeddedTarget(name=name, model_path=resolve_model_path(name), n_ctx=n_ctx, n_threads=n_threads)
+    """``n_threads`` defaults to every core (llama-cpp-python's own default is half of them)."""
+    return EmbeddedTarget(name=name, model_path=resolve_model_path(name), n_ctx=n_ctx,
+                          n_threads=n_threads or os.cpu_count() or 1)
