@@ -34,7 +34,7 @@ SEED = 20240611
 
 # Hyper-parameters (chosen with --cv on the tuning files only).
 L2_CUES = 0.02
-L2_NGRAMS = 0.02
+L2_NGRAMS = 0.001
 MIN_DF = 3
 MAX_ITER = 2000
 PARTIAL_RATIO = 0.6

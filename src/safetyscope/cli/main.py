@@ -19,26 +19,16 @@ app.command("list", help="Show what is registered: targets, datasets, judges or 
 
 
 def main() -> None:
-    """Console-script entry: user-fixable errors print one line and exit non-zero (2 for bad input)."""
+    """Console-script entry. Usage errors exit 2 (click's standalone mode); user-fixable safetyscope errors
+    print one line and exit with their code (2 for bad input); Ctrl-C exits 130."""
     try:
-        app(standalone_mode=False)
+        app()
     except SafetyscopeError as exc:
         Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         Console(stderr=True).print("interrupted")
         sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(1)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":

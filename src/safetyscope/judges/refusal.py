@@ -354,8 +354,10 @@ def extract_features(prompt: str, response: str) -> Features:
     spans: dict[str, str] = {}
     refusal_hits = _cue_features(text, bounds, sentences, values, spans)
     _structure_features(response, text, sentences, refusal_hits, values)
-    for gram in _ngrams(tokenize(text), _prompt_words(prompt)):
-        values[gram] = 1.0
+    grams = set(_ngrams(tokenize(text), _prompt_words(prompt)))
+    weight = 1.0 / math.sqrt(len(grams)) if grams else 0.0
+    for gram in grams:
+        values[gram] = weight
     return Features(values=values, spans=spans)
 
 

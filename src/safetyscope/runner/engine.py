@@ -94,8 +94,8 @@ class Engine:
         cap = plan.target.max_in_flight
         self._target_slots = asyncio.Semaphore(min(spec.requests_in_flight, cap or spec.requests_in_flight))
         self._rng = random.Random(spec.seed)
-        self._target_spec_json = canonical_json(plan.target.spec)
-        self._judge_spec_json = canonical_json(plan.judge.spec)
+        self._target_spec_json = canonical_json(plan.target.spec).decode()
+        self._judge_spec_json = canonical_json(plan.judge.spec).decode()
         self._consecutive_failures = 0
         self.stats = RunStats()
 
