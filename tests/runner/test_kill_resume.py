@@ -37,8 +37,9 @@ async def _run(*args: str) -> int:
 
 async def test_kill_minus_nine_then_resume_equals_uninterrupted_run(tmp_path: Path):
     prompts = [f"{'unsafe' if i % 2 else 'benign'} request {i}" for i in range(N)]
-    dataset = write_jsonl(tmp_path / "d.jsonl", [
-        {"id": f"s{i:03d}", "prompt": prompt, "hazard": "ncr" if i % 2 else "benign"} for i, prompt in enumerate(prompts)])
+    rows = [{"id": f"s{i:03d}", "prompt": prompt, "hazard": "ncr" if i % 2 else "benign"}
+            for i, prompt in enumerate(prompts)]
+    dataset = write_jsonl(tmp_path / "d.jsonl", rows)
     server = await StubServer(latency_s=0.05).start()
     common = ["--target", "openai/stub", "--base-url", server.base_url, "--dataset", str(dataset), "-q",
               "--requests-in-flight", "3", "--samples-in-flight", "3"]
