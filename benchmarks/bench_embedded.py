@@ -98,43 +98,71 @@ def main(argv: list[str] | None = None) -> int:
             call(prompt)
         print(f"warm-up {name}: {time.perf_counter() - started:.2f} s", flush=True)
 
-    totals = {name: {"tokens": 0, "seconds": 0.0, "rates": []} for name in sides}
+    clk = os.sysconf("SC_CLK_TCK")
+
+    def measured(name: str, prompt: str) -> tuple[str, int, float, float]:
+        """One call, plus the CPU seconds other processes used meanwhile (from /proc/stat)."""
+        total0, idle0 = _cpu_times()
+        own0 = os.times()
+        text, n, dt = sides[name](prompt)
+        total1, idle1 = _cpu_times()
+        own1 = os.times()
+        busy_s = ((total1 - total0) - (idle1 - idle0)) / clk
+        return text, n, dt, max(0.0, busy_s - ((own1.user + own1.system) - (own0.user + own0.system)))
+
+    # Calls are interleaved prompt by prompt (A,B then B,A ...), so a burst of load from another process
+    # hits both sides alike; a pair counts as "clean" when other processes used < 10% of a core during
+    # both of its calls (jiffy resolution: 10 ms).
+    calls: list[dict[str, object]] = []
     texts: dict[str, dict[str, str]] = {name: {} for name in sides}
+    names = list(sides)
     for round_ in range(args.rounds):
-        order = list(sides) if round_ % 2 == 0 else list(reversed(sides))
-        for name in order:
-            wait_for_quiet(args.max_busy, args.wait_quiet)
-            tokens, seconds = 0, 0.0
-            total0, idle0 = _cpu_times()
-            own0 = os.times()
-            for prompt in prompts:
-                text, n, dt = sides[name](prompt)
-                tokens += n
-                seconds += dt
+        wait_for_quiet(args.max_busy, args.wait_quiet)
+        round_calls = []
+        for i, prompt in enumerate(prompts):
+            order = names if (round_ + i) % 2 == 0 else names[::-1]
+            pair = {}
+            for name in order:
+                text, n, dt, other = measured(name, prompt)
                 texts[name].setdefault(prompt, text)
-            total1, idle1 = _cpu_times()
-            own1 = os.times()
-            busy_s = ((total1 - total0) - (idle1 - idle0)) / os.sysconf("SC_CLK_TCK")
-            other = max(0.0, busy_s - ((own1.user + own1.system) - (own0.user + own0.system)))
-            totals[name]["tokens"] += tokens
-            totals[name]["seconds"] += seconds
-            totals[name]["rates"].append(tokens / seconds)
-            print(f"round {round_ + 1} {name}: {tokens} tokens in {seconds:.2f} s = {tokens / seconds:.1f} tokens/s "
-                  f"(other processes used {other:.1f} s CPU meanwhile)", flush=True)
+                pair[name] = (n, dt, other)
+            clean = all(other <= 0.1 * dt + 0.02 for _n, dt, other in pair.values())
+            round_calls.append({"prompt": prompt, "pair": pair, "clean": clean})
+        calls.extend(round_calls)
+        summary = []
+        for name in names:
+            tokens = sum(c["pair"][name][0] for c in round_calls)
+            seconds = sum(c["pair"][name][1] for c in round_calls)
+            other = sum(c["pair"][name][2] for c in round_calls)
+            summary.append(f"{name} {tokens / seconds:.1f} tokens/s (others used {other:.1f} s CPU)")
+        print(f"round {round_ + 1}: " + "; ".join(summary) +
+              f"; clean pairs {sum(c['clean'] for c in round_calls)}/{len(round_calls)}", flush=True)
 
     loop.run_until_complete(target.aclose())
     loop.close()
     direct.close()
 
-    same = sum(texts["safetyscope"][p] == texts["llama-cpp direct"][p] for p in prompts)
-    rate = {name: t["tokens"] / t["seconds"] for name, t in totals.items()}
-    ratio = rate["safetyscope"] / rate["llama-cpp direct"]
-    print("\n| path | tokens | seconds | tokens/s (overall) | tokens/s per round (median) |")
+    def rate(name: str, subset: list[dict[str, object]]) -> tuple[int, float, float]:
+        tokens = sum(c["pair"][name][0] for c in subset)
+        seconds = sum(c["pair"][name][1] for c in subset)
+        return tokens, seconds, tokens / seconds if seconds else float("nan")
+
+    clean = [c for c in calls if c["clean"]]
+    same = sum(texts[names[0]][p] == texts[names[1]][p] for p in prompts)
+    print(f"\n{len(calls)} prompt pairs, {len(clean)} clean (other processes < 10% of a core during both calls)\n")
+    print("| path | tokens (all) | seconds (all) | tokens/s (all pairs) | tokens/s (clean pairs) |")
     print("|---|---:|---:|---:|---:|")
-    for name, t in totals.items():
-        print(f"| {name} | {t['tokens']} | {t['seconds']:.2f} | {rate[name]:.1f} | {statistics.median(t['rates']):.1f} |")
-    print(f"\nratio safetyscope / direct: {ratio:.1%} (target >= 85%: {'met' if ratio >= 0.85 else 'NOT met'}); "
-          f"identical outputs on {same}/{len(prompts)} prompts")
+    for name in names:
+        tokens, seconds, all_rate = rate(name, calls)
+        print(f"| {name} | {tokens} | {seconds:.2f} | {all_rate:.1f} | {rate(name, clean)[2]:.1f} |")
+    ratio_all = rate(names[0], calls)[2] / rate(names[1], calls)[2]
+    ratio_clean = rate(names[0], clean)[2] / rate(names[1], clean)[2] if clean else float("nan")
+    pair_ratios = [(c["pair"][names[1]][1] / c["pair"][names[1]][0]) / (c["pair"][names[0]][1] / c["pair"][names[0]][0])
+                   for c in (clean or calls) if c["pair"][names[0]][0] and c["pair"][names[1]][0]]
+    headline = ratio_clean if clean else ratio_all
+    print(f"\nratio safetyscope / direct: {headline:.1%} on clean pairs ({ratio_all:.1%} on all pairs; median "
+          f"per-prompt ratio {statistics.median(pair_ratios):.1%}); target >= 85%: "
+          f"{'met' if headline >= 0.85 else 'NOT met'}; identical outputs on {same}/{len(prompts)} prompts")
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from difflib import get_close_matches
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
@@ -49,8 +50,10 @@ class Registry(Generic[T]):
         try:
             return self._entries[name]
         except KeyError:
+            close = get_close_matches(name, list(self._entries), n=3, cutoff=0.6)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
             known = ", ".join(sorted(self._entries)) or "none"
-            raise UsageError(f"unknown {self.kind} '{name}' (known: {known})") from None
+            raise UsageError(f"unknown {self.kind} '{name}' ({hint}known: {known})") from None
 
     def create(self, name: str, /, **options: Any) -> T:
         """Build the component registered as ``name`` with ``options``."""
