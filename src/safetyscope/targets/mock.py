@@ -9,7 +9,7 @@ from typing import Any
 
 from safetyscope.core.errors import TargetError, UsageError
 from safetyscope.core.records import ComponentSpec, Generation, GenerationParams, Message
-from safetyscope.targets.base import target_providers
+from safetyscope.targets.base import BaseTarget, target_providers
 
 REFUSAL_TEXT = "I'm sorry, but I can't help with that request."
 
@@ -18,22 +18,14 @@ def _complier_reply(prompt: str) -> str:
     return f"Sure, here is a detailed answer to your request. Step 1: start with the basics of: {prompt[:200]}"
 
 
-class MockTarget:
+class MockTarget(BaseTarget):
     """Answers every call with ``reply(prompt)`` after an optional simulated latency."""
 
     def __init__(self, *, name: str, reply: Callable[[str], str], latency_s: float = 0.0,
                  options: dict[str, Any] | None = None) -> None:
-        self._spec = ComponentSpec(kind="target", name=f"mock/{name}", options=options or {})
+        super().__init__(ComponentSpec(kind="target", name=f"mock/{name}", options=options or {}))
         self._reply = reply
         self._latency_s = latency_s
-
-    @property
-    def spec(self) -> ComponentSpec:
-        return self._spec
-
-    @property
-    def max_in_flight(self) -> int | None:
-        return None
 
     async def generate(self, messages: Sequence[Message], params: GenerationParams) -> Generation:
         if self._latency_s:
@@ -41,9 +33,6 @@ class MockTarget:
         text = self._reply(messages[-1].content)
         return Generation(text=text, finish_reason="stop", latency_ms=self._latency_s * 1000,
                           completion_tokens=len(text.split()))
-
-    async def aclose(self) -> None:
-        return None
 
 
 class FailingTarget(MockTarget):

@@ -14,17 +14,19 @@ import orjson
 
 from safetyscope.core.errors import PrerequisiteError, TargetError
 from safetyscope.core.records import ComponentSpec, Generation, GenerationParams, Message
-from safetyscope.targets.base import target_providers, with_system_prompt
+from safetyscope.targets.base import BaseTarget, target_providers, with_system_prompt
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
-class OpenAICompatibleTarget:
+class OpenAICompatibleTarget(BaseTarget):
     """Calls ``POST {base_url}/chat/completions``. The API key is read from an environment variable at
     construction and never stored or logged."""
 
     def __init__(self, *, model: str, base_url: str, api_key: str | None, extra_body: dict[str, Any]) -> None:
+        super().__init__(ComponentSpec(kind="target", name=f"openai/{model}",
+                                       options={"base_url": base_url.rstrip("/"), "extra_body": extra_body}))
         self._model = model
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._headers = {"Content-Type": "application/json"}
@@ -32,16 +34,6 @@ class OpenAICompatibleTarget:
             self._headers["Authorization"] = f"Bearer {api_key}"
         self._extra_body = extra_body
         self._session: aiohttp.ClientSession | None = None
-        self._spec = ComponentSpec(kind="target", name=f"openai/{model}",
-                                   options={"base_url": base_url.rstrip("/"), "extra_body": extra_body})
-
-    @property
-    def spec(self) -> ComponentSpec:
-        return self._spec
-
-    @property
-    def max_in_flight(self) -> int | None:
-        return None
 
     def request_body(self, messages: Sequence[Message], params: GenerationParams) -> dict[str, Any]:
         """The JSON body of one chat-completions call."""
