@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from safetyscope.attacks import create_attack
+from safetyscope.attacks.base import expand_attack_specs
 from safetyscope.core.config import RunSpec, resolve_spec
 from safetyscope.core.errors import UsageError
 from safetyscope.datasets import open_dataset
@@ -120,7 +121,7 @@ async def _execute(spec: RunSpec, store: Store, run_id: str, *, resuming: bool,
                    progress: ProgressCallback | None) -> RunResult:
     dataset = open_dataset(spec.dataset)
     available = dataset.validate()  # a bad file fails here, before anything is written
-    attacks = tuple(create_attack(name) for name in spec.attacks)
+    attacks = tuple(create_attack(name) for name in expand_attack_specs(spec.attacks))
     judge = create_judge(spec.judge, spec.judge_options)
     target = create_target(spec.target, spec.resolved_target_options())
     planned = min(available, spec.limit or available) * len(attacks)

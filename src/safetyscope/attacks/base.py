@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from safetyscope.core.builtins import load_components
 from safetyscope.core.errors import UsageError
@@ -30,6 +30,52 @@ class Attack(Protocol):
 
 
 attacks: Registry[Attack] = Registry("attack")
+
+ALL_DETERMINISTIC = "all-deterministic"
+"""Pseudo-spec that :func:`expand_attack_specs` expands into every registered deterministic attack."""
+
+_deterministic: set[str] = set()
+_Factory = TypeVar("_Factory", bound=Callable[..., Attack])
+
+
+def register_deterministic(name: str, *, description: str) -> Callable[[_Factory], _Factory]:
+    """Like ``attacks.register``, and marks the attack deterministic: model-free, no network, a pure
+    function of (messages, sample, seed). Such attacks are what ``all-deterministic`` expands to."""
+
+    def decorate(factory: _Factory) -> _Factory:
+        attacks.register(name, description=description)(factory)
+        _deterministic.add(name)
+        return factory
+
+    return decorate
+
+
+def is_deterministic(name: str) -> bool:
+    """Whether the registered attack ``name`` was registered with :func:`register_deterministic`."""
+    return name in _deterministic
+
+
+def deterministic_attack_names() -> list[str]:
+    """Every registered deterministic attack, sorted (the identity ``none`` is not among them)."""
+    load_components()
+    return [entry.name for entry in attacks if entry.name in _deterministic]
+
+
+def expand_attack_specs(specs: Sequence[str]) -> list[str]:
+    """Expand the pseudo-spec ``all-deterministic`` in place; other specs pass through. Duplicates are
+    dropped (first occurrence kept), so ``["none", "all-deterministic"]`` is the baseline plus every
+    deterministic attack once."""
+    expanded: list[str] = []
+    for spec in specs:
+        spec = spec.strip()
+        if spec == ALL_DETERMINISTIC:
+            names = deterministic_attack_names()
+        elif ALL_DETERMINISTIC in (part.strip() for part in spec.split("+")):
+            raise UsageError(f"'{ALL_DETERMINISTIC}' cannot be composed with '+' (in '{spec}')")
+        else:
+            names = [spec]
+        expanded.extend(name for name in names if name not in expanded)
+    return expanded
 
 
 class NoAttack:

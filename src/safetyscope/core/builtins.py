@@ -13,6 +13,14 @@ BUILTIN_MODULES = (
     "safetyscope.targets.embedded",
     "safetyscope.judges.refusal",
     "safetyscope.attacks.base",
+    "safetyscope.attacks.encodings",
+    "safetyscope.attacks.sorry_bench",
+    "safetyscope.attacks.codeattack",
+    "safetyscope.attacks.templates",
+    "safetyscope.attacks.template_import",
+    "safetyscope.attacks.chain_of_utterances",
+    "safetyscope.attacks.seval",
+    "safetyscope.attacks.pcjailbreak",
 )
 
 

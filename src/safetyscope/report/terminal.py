@@ -1,4 +1,4 @@
-"""The scorecard as a rich table in the terminal."""
+"""The scorecard as rich tables in the terminal: per hazard, and per attack when several ran."""
 
 from __future__ import annotations
 
@@ -9,30 +9,52 @@ from safetyscope.metrics.scorecard import OVERALL, Scorecard, hazard_name
 from safetyscope.report.summary import format_count, format_rate
 from safetyscope.runner.store import RunRow
 
+CAPTION = "Wilson 95% intervals; unscored items excluded from rates"
+
 
 def print_scorecard(console: Console, run: RunRow, card: Scorecard) -> None:
-    for attack in card.attacks:
-        table = Table(title=f"{run.target} on {run.dataset} · attack: {attack} · judge: {run.judge}",
-                      caption="Wilson 95% intervals; unscored items excluded from rates")
-        table.add_column("hazard")
-        table.add_column("attack success", justify="right")
-        table.add_column("unsafe/scored", justify="right")
-        table.add_column("unscored", justify="right")
-        for hazard in [*card.hazards, OVERALL]:
-            rate = card.attack_success.get((attack, hazard))
-            if rate is None:
-                continue
-            style = "bold" if hazard == OVERALL else None
-            table.add_row(f"{hazard_name(hazard)}" + ("" if hazard == OVERALL else f" ({hazard})"),
-                          format_rate(rate), format_count(rate), str(rate.unscored), style=style)
-        refusal = card.over_refusal.get(attack)
-        if refusal is not None:
-            table.add_section()
-            table.add_row("Benign prompts: over-refusal", format_rate(refusal), format_count(refusal),
-                          str(refusal.unscored), style="italic")
-        console.print(table)
+    attacks = card.attacks
+    if len(attacks) > 1:
+        console.print(_by_attack_table(run, card))
+    pooled = attacks[0] if len(attacks) == 1 else OVERALL
+    console.print(_by_hazard_table(run, card, pooled))
     if card.unscored_reasons:
         reasons = ", ".join(f"{reason}: {count}" for reason, count in card.unscored_reasons.most_common())
         console.print(f"[yellow]Unscored {sum(card.unscored_reasons.values())} of {card.total}[/] ({reasons})")
     else:
         console.print(f"Unscored: 0 of {card.total}")
+
+
+def _by_hazard_table(run: RunRow, card: Scorecard, attack: str) -> Table:
+    label = "all attacks pooled" if attack == OVERALL else f"attack: {attack}"
+    table = Table(title=f"{run.target} on {run.dataset} · {label} · judge: {run.judge}", caption=CAPTION)
+    for name, justify in (("hazard", "left"), ("attack success", "right"), ("unsafe/scored", "right"),
+                          ("unscored", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for hazard in [*card.hazards, OVERALL]:
+        rate = card.attack_success.get((attack, hazard))
+        if rate is None:
+            continue
+        name = hazard_name(hazard) + ("" if hazard == OVERALL else f" ({hazard})")
+        table.add_row(name, format_rate(rate), format_count(rate), str(rate.unscored),
+                      style="bold" if hazard == OVERALL else None)
+    refusal = card.over_refusal.get(attack)
+    if refusal is not None:
+        table.add_section()
+        table.add_row("Benign prompts: over-refusal", format_rate(refusal), format_count(refusal),
+                      str(refusal.unscored), style="italic")
+    return table
+
+
+def _by_attack_table(run: RunRow, card: Scorecard) -> Table:
+    table = Table(title=f"{run.target} on {run.dataset} · by attack · judge: {run.judge}", caption=CAPTION)
+    for name, justify in (("attack", "left"), ("attack success", "right"), ("unsafe/scored", "right"),
+                          ("over-refusal", "right"), ("unscored", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for attack in [*card.attacks, OVERALL]:
+        rate = card.attack_success.get((attack, OVERALL))
+        refusal = card.over_refusal.get(attack)
+        unscored = (rate.unscored if rate else 0) + (refusal.unscored if refusal else 0)
+        table.add_row("all attacks" if attack == OVERALL else attack, format_rate(rate), format_count(rate),
+                      format_rate(refusal), str(unscored), style="bold" if attack == OVERALL else None)
+    return table
