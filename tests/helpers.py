@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -20,3 +22,9 @@ def shared_dir() -> Path | None:
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in rows))
     return path
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the ``safetyscope`` command line in a fresh process."""
+    return subprocess.run([sys.executable, "-m", "safetyscope.cli.main", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)

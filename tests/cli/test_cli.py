@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from helpers import write_jsonl
-
-
-def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "safetyscope.cli.main", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=120)
+from helpers import cli, write_jsonl
 
 
 def test_help_lists_every_command_with_a_purpose():

@@ -4,7 +4,7 @@ import pytest
 
 from safetyscope.core.records import Generation, RefusalState, Verdict, VerdictLabel
 from safetyscope.runner.schema import MIGRATIONS
-from safetyscope.runner.store import AttemptRecord, Store, database_url
+from safetyscope.runner.store import AttemptRecord, Store, ValidationRow, database_url
 
 
 def _attempt(run_id: str, attempt_id: str, *, error: str | None = None) -> AttemptRecord:
@@ -18,7 +18,7 @@ def exercise_store(store: Store) -> None:
     """The same checks on every backend."""
     assert store.migrate() == len(MIGRATIONS)  # idempotent
     store.create_run(run_id="run-1", spec_json='{"a": 1}', target="mock/x", dataset="d", judge="refusal",
-                     planned=2, version="test")
+                     judge_key="jk", planned=2, version="test")
     verdict = Verdict(label=VerdictLabel.UNSAFE, refusal=RefusalState.COMPLIED, confidence=0.9,
                       evidence=("sure",), categories=("vcr",))
     generation = Generation(text="Sure.", latency_ms=3.5, prompt_tokens=4, completion_tokens=2)
@@ -38,6 +38,13 @@ def exercise_store(store: Store) -> None:
     assert run is not None and run.status == "complete" and run.spec == {"a": 1}
     assert [r.run_id for r in store.list_runs()] == ["run-1"]
     assert len(list(store.iter_attempts("run-1"))) == 2
+    assert store.latest_validation("jk") is None
+    for created, tp in (("2026-01-01T00:00:00", 1), ("2026-02-01T00:00:00", 7)):
+        store.add_validation(ValidationRow(validation_id=f"v{tp}", created_at=created, judge="refusal", judge_key="jk",
+                                           labels="xstest-completions", positive="gave content", tp=tp, fp=2,
+                                           fn=3, tn=4, unscored=0, report={"accuracy": 0.9}))
+    latest = store.latest_validation("jk")
+    assert latest is not None and latest.tp == 7 and latest.report == {"accuracy": 0.9}
 
 
 def test_sqlite_store(tmp_path):
@@ -64,7 +71,7 @@ def test_postgres_store():
 
     engine = sqlalchemy.create_engine(database_url(url))
     with engine.begin() as conn:  # a clean schema for the test
-        for table in ("attempts", "verdicts", "responses", "runs", "schema_migrations"):
+        for table in ("judge_validations", "attempts", "verdicts", "responses", "runs", "schema_migrations"):
             conn.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {table}"))
     engine.dispose()
     store = Store.open(url)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from safetyscope.core.records import Expectation, RefusalState, VerdictLabel
+from safetyscope.metrics.correction import CorrectedRate, JudgeValidation, corrected_prevalence
 from safetyscope.metrics.intervals import wilson_interval
 from safetyscope.runner.store import TallyRow
 from safetyscope.taxonomy import BENIGN, CANONICAL_HAZARDS
@@ -73,6 +74,8 @@ class Scorecard:
     over_refusal: dict[str, Rate] = field(default_factory=dict)
     unscored_reasons: Counter[str] = field(default_factory=Counter)
     total: int = 0
+    corrected: dict[tuple[str, str], CorrectedRate] = field(default_factory=dict)
+    correction_source: str | None = None  # which judge validation the corrected rates use
 
     @property
     def attacks(self) -> list[str]:
@@ -90,7 +93,17 @@ class Scorecard:
                                for (attack, hazard), rate in sorted(self.attack_success.items())},
             "over_refusal": {attack: rate.as_dict() for attack, rate in sorted(self.over_refusal.items())},
             "unscored_reasons": dict(self.unscored_reasons.most_common()),
+            "judge_corrected": None if not self.corrected else {
+                "validation": self.correction_source,
+                "attack_success": {f"{attack}|{hazard}": rate.as_dict()
+                                   for (attack, hazard), rate in sorted(self.corrected.items())}},
         }
+
+    def correct_for(self, validation: JudgeValidation, source: str) -> None:
+        """Add judge-error-corrected attack success (Rogan–Gladen, Lang–Reiczigel interval) to every cell."""
+        self.correction_source = source
+        self.corrected = {cell: corrected_prevalence(rate.hits, rate.scored, validation)
+                          for cell, rate in self.attack_success.items() if rate.scored}
 
 
 def build_scorecard(rows: Iterable[TallyRow]) -> Scorecard:

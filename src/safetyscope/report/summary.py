@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from safetyscope.metrics.correction import CorrectedRate
 from safetyscope.metrics.scorecard import OVERALL, Rate, Scorecard, hazard_name
 from safetyscope.runner.store import RunRow
 
@@ -32,6 +33,16 @@ def format_rate(rate: Rate | None) -> str:
     return f"{rate.value:.1%} [{low:.1%}–{high:.1%}]"
 
 
+def format_corrected(rate: CorrectedRate | None) -> str:
+    """Judge-corrected rate with its interval, or why it could not be corrected."""
+    if rate is None:
+        return "—"
+    if rate.corrected is None or rate.interval is None:
+        return "n/a"
+    low, high = rate.interval
+    return f"{rate.corrected:.1%} [{low:.1%}–{high:.1%}]"
+
+
 def format_count(rate: Rate | None) -> str:
     return "0" if rate is None else f"{rate.hits}/{rate.scored}"
 
@@ -44,18 +55,25 @@ def markdown_summary(run: RunRow, card: Scorecard, store_url: str) -> str:
              "Attack success = share of unsafe prompts the judge scored as unsafely complied with. "
              "Over-refusal = share of benign prompts refused (fully or partly). Brackets: Wilson 95% interval. "
              "Unscored items are excluded from rates and listed below.", ""]
+    corrected = bool(card.corrected)
+    if corrected:
+        lines += [f"Judge-corrected attack success (Rogan–Gladen, Lang–Reiczigel 95% interval) uses the judge "
+                  f"validation {card.correction_source}.", ""]
     for attack in card.attacks:
-        lines += [f"## Attack `{attack}`", "", "| hazard | attack success | unsafe/scored | unscored |",
-                  "|---|---|---|---|"]
+        extra_head, extra_rule = (" judge-corrected |", "---|") if corrected else ("", "")
+        lines += [f"## Attack `{attack}`", "", f"| hazard | attack success |{extra_head} unsafe/scored | unscored |",
+                  f"|---|---|{extra_rule}---|---|"]
         for hazard in [*card.hazards, OVERALL]:
             rate = card.attack_success.get((attack, hazard))
             if rate is None:
                 continue
             name = f"**{hazard_name(hazard)}**" if hazard == OVERALL else f"{hazard_name(hazard)} (`{hazard}`)"
-            lines.append(f"| {name} | {format_rate(rate)} | {format_count(rate)} | {rate.unscored} |")
+            extra = f" {format_corrected(card.corrected.get((attack, hazard)))} |" if corrected else ""
+            lines.append(f"| {name} | {format_rate(rate)} |{extra} {format_count(rate)} | {rate.unscored} |")
         refusal = card.over_refusal.get(attack)
         if refusal is not None:
-            lines.append(f"| Benign: over-refusal | {format_rate(refusal)} | {format_count(refusal)} "
+            extra = " |" if corrected else ""
+            lines.append(f"| Benign: over-refusal | {format_rate(refusal)} |{extra} {format_count(refusal)} "
                          f"| {refusal.unscored} |")
         lines.append("")
     lines += ["## Unscored", ""]

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from safetyscope.metrics.scorecard import OVERALL, Scorecard, hazard_name
-from safetyscope.report.summary import format_count, format_rate
+from safetyscope.report.summary import format_corrected, format_count, format_rate
 from safetyscope.runner.store import RunRow
 
 CAPTION = "Wilson 95% intervals; unscored items excluded from rates"
@@ -27,22 +27,31 @@ def print_scorecard(console: Console, run: RunRow, card: Scorecard) -> None:
 
 def _by_hazard_table(run: RunRow, card: Scorecard, attack: str) -> Table:
     label = "all attacks pooled" if attack == OVERALL else f"attack: {attack}"
-    table = Table(title=f"{run.target} on {run.dataset} · {label} · judge: {run.judge}", caption=CAPTION)
-    for name, justify in (("hazard", "left"), ("attack success", "right"), ("unsafe/scored", "right"),
-                          ("unscored", "right")):
+    corrected = bool(card.corrected)
+    caption = CAPTION + (f"\njudge-corrected: Rogan–Gladen, Lang–Reiczigel 95% interval, validation "
+                         f"{card.correction_source}" if corrected else "")
+    table = Table(title=f"{run.target} on {run.dataset} · {label} · judge: {run.judge}", caption=caption)
+    columns = [("hazard", "left"), ("attack success", "right"), ("unsafe/scored", "right"), ("unscored", "right")]
+    if corrected:
+        columns.insert(2, ("judge-corrected", "right"))
+    for name, justify in columns:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for hazard in [*card.hazards, OVERALL]:
         rate = card.attack_success.get((attack, hazard))
         if rate is None:
             continue
         name = hazard_name(hazard) + ("" if hazard == OVERALL else f" ({hazard})")
-        table.add_row(name, format_rate(rate), format_count(rate), str(rate.unscored),
-                      style="bold" if hazard == OVERALL else None)
+        cells = [name, format_rate(rate), format_count(rate), str(rate.unscored)]
+        if corrected:
+            cells.insert(2, format_corrected(card.corrected.get((attack, hazard))))
+        table.add_row(*cells, style="bold" if hazard == OVERALL else None)
     refusal = card.over_refusal.get(attack)
     if refusal is not None:
         table.add_section()
-        table.add_row("Benign prompts: over-refusal", format_rate(refusal), format_count(refusal),
-                      str(refusal.unscored), style="italic")
+        cells = ["Benign prompts: over-refusal", format_rate(refusal), format_count(refusal), str(refusal.unscored)]
+        if corrected:
+            cells.insert(2, "")
+        table.add_row(*cells, style="italic")
     return table
 
 

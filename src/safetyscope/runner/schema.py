@@ -19,6 +19,7 @@ runs = Table(
     Column("planned", Integer),
     Column("version", Text, nullable=False),
     Column("note", Text),
+    Column("judge_key", Text),  # content hash of the judge spec (migration 2); matches judge_validations
 )
 
 responses = Table(
@@ -71,6 +72,22 @@ attempts = Table(
     Column("updated_at", Text, nullable=False),
 )
 
+judge_validations = Table(
+    "judge_validations", metadata,
+    Column("validation_id", Text, primary_key=True),
+    Column("created_at", Text, nullable=False),
+    Column("judge", Text, nullable=False),
+    Column("judge_key", Text, nullable=False),
+    Column("labels", Text, nullable=False),  # the labelled set's name
+    Column("positive", Text, nullable=False),  # what "positive" means, e.g. "response gave content"
+    Column("tp", Integer, nullable=False),
+    Column("fp", Integer, nullable=False),
+    Column("fn", Integer, nullable=False),
+    Column("tn", Integer, nullable=False),
+    Column("unscored", Integer, nullable=False),
+    Column("report", Text, nullable=False),  # the full evaluation as JSON
+)
+
 # Each migration is a list of SQL statements valid on SQLite and PostgreSQL.
 MIGRATIONS: list[list[str]] = [
     [
@@ -94,5 +111,13 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (run_id, attempt_id))""",
         "CREATE INDEX attempts_by_response ON attempts (response_key)",
         "CREATE INDEX verdicts_by_response ON verdicts (response_key)",
+    ],
+    [
+        "ALTER TABLE runs ADD COLUMN judge_key TEXT",
+        """CREATE TABLE judge_validations (
+            validation_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, judge TEXT NOT NULL, judge_key TEXT NOT NULL,
+            labels TEXT NOT NULL, positive TEXT NOT NULL, tp INTEGER NOT NULL, fp INTEGER NOT NULL,
+            fn INTEGER NOT NULL, tn INTEGER NOT NULL, unscored INTEGER NOT NULL, report TEXT NOT NULL)""",
+        "CREATE INDEX judge_validations_by_key ON judge_validations (judge_key, created_at)",
     ],
 ]

@@ -7,7 +7,7 @@ run reuses them. Writes are batched into one transaction each; a crash loses onl
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from safetyscope.core.errors import StoreError
 from safetyscope.core.records import Generation, RefusalState, Verdict, VerdictLabel
-from safetyscope.runner.schema import MIGRATIONS, attempts, responses, runs, verdicts
+from safetyscope.runner.schema import MIGRATIONS, attempts, judge_validations, responses, runs, verdicts
 
 _LOOKUP_CHUNK = 500
 
@@ -53,6 +53,25 @@ class RunRow:
     judge: str
     planned: int | None
     note: str | None
+    judge_key: str | None
+
+
+@dataclass(frozen=True)
+class ValidationRow:
+    """A stored judge validation: the confusion counts against human labels, and the full report."""
+
+    validation_id: str
+    created_at: str
+    judge: str
+    judge_key: str
+    labels: str
+    positive: str
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+    unscored: int
+    report: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -143,12 +162,12 @@ class Store:
     # --- runs -------------------------------------------------------------------------------------------
 
     def create_run(self, *, run_id: str, spec_json: str, target: str, dataset: str, judge: str,
-                   planned: int | None, version: str) -> None:
+                   judge_key: str, planned: int | None, version: str) -> None:
         now = utc_now()
         with self._engine.begin() as conn:
             conn.execute(insert(runs).values(run_id=run_id, created_at=now, updated_at=now, status="running",
                                              spec=spec_json, target=target, dataset=dataset, judge=judge,
-                                             planned=planned, version=version))
+                                             judge_key=judge_key, planned=planned, version=version))
 
     def set_run_status(self, run_id: str, status: str, note: str | None = None) -> None:
         with self._engine.begin() as conn:
@@ -164,6 +183,24 @@ class Store:
         with self._engine.connect() as conn:
             rows = conn.execute(select(runs).order_by(runs.c.created_at)).mappings().all()
         return [_run_row(row) for row in rows]
+
+    # --- judge validations ------------------------------------------------------------------------------
+
+    def add_validation(self, row: ValidationRow) -> None:
+        with self._engine.begin() as conn:
+            # a dict, not keywords: SQLAlchemy's values() has its own parameter named "fn"
+            conn.execute(insert(judge_validations).values(
+                {**asdict(row), "report": orjson.dumps(row.report).decode()}))
+
+    def latest_validation(self, judge_key: str) -> ValidationRow | None:
+        """The newest validation of exactly this judge (same spec), if any."""
+        query = (select(judge_validations).where(judge_validations.c.judge_key == judge_key)
+                 .order_by(judge_validations.c.created_at.desc()).limit(1))
+        with self._engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        return ValidationRow(**{**dict(row), "report": orjson.loads(row["report"])})
 
     # --- attempts, responses, verdicts ------------------------------------------------------------------
 
@@ -278,7 +315,8 @@ def _attempt_row(record: AttemptRecord, now: str) -> dict[str, Any]:
 def _run_row(row: Any) -> RunRow:
     return RunRow(run_id=row["run_id"], created_at=row["created_at"], updated_at=row["updated_at"],
                   status=row["status"], spec=orjson.loads(row["spec"]), target=row["target"],
-                  dataset=row["dataset"], judge=row["judge"], planned=row["planned"], note=row["note"])
+                  dataset=row["dataset"], judge=row["judge"], planned=row["planned"], note=row["note"],
+                  judge_key=row["judge_key"])
 
 
 def _chunks(keys: list[str]) -> Iterator[list[str]]:
