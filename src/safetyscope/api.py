@@ -21,8 +21,10 @@ from safetyscope.attacks import create_attack
 from safetyscope.attacks.base import expand_attack_specs
 from safetyscope.core.config import RunSpec, resolve_spec
 from safetyscope.core.errors import UsageError
-from safetyscope.datasets import open_dataset
+from safetyscope.core.hashing import content_hash
+from safetyscope.datasets import count_strata, open_dataset, planned_count
 from safetyscope.judges import create_judge
+from safetyscope.metrics.correction import JudgeValidation
 from safetyscope.metrics.scorecard import Scorecard, build_scorecard
 from safetyscope.report.summary import SummaryPaths, write_summaries
 from safetyscope.runner.engine import Engine, ProgressCallback, RunPlan, RunStats
@@ -120,18 +122,20 @@ def _resumed_spec(store: Store, run_id: str, given: RunSpec, overrides: dict[str
 async def _execute(spec: RunSpec, store: Store, run_id: str, *, resuming: bool,
                    progress: ProgressCallback | None) -> RunResult:
     dataset = open_dataset(spec.dataset)
-    available = dataset.validate()  # a bad file fails here, before anything is written
+    counts = count_strata(dataset, dataset.stratum)  # validates every row: a bad file fails here, before any write
     attacks = tuple(create_attack(name) for name in expand_attack_specs(spec.attacks))
     judge = create_judge(spec.judge, spec.judge_options)
     target = create_target(spec.target, spec.resolved_target_options())
-    planned = min(available, spec.limit or available) * len(attacks)
+    planned = planned_count(counts, limit=spec.limit, per_hazard=spec.per_hazard) * len(attacks)
     try:
         if not resuming:
             store.create_run(run_id=run_id, spec_json=spec.model_dump_json(), target=spec.target,
-                             dataset=spec.dataset, judge=spec.judge, planned=planned, version=package_version())
+                             dataset=spec.dataset, judge=spec.judge, judge_key=content_hash(judge.spec),
+                             planned=planned, version=package_version())
         else:
             store.set_run_status(run_id, "running")
-        plan = RunPlan(run_id=run_id, spec=spec, samples=dataset.select(limit=spec.limit, seed=spec.seed),
+        plan = RunPlan(run_id=run_id, spec=spec, samples=dataset.select(limit=spec.limit, seed=spec.seed,
+                                                                         per_hazard=spec.per_hazard),
                        target=target, attacks=attacks, judge=judge, planned=planned)
         engine = Engine(plan, store, progress)
         try:
@@ -145,9 +149,20 @@ async def _execute(spec: RunSpec, store: Store, run_id: str, *, resuming: bool,
     store.set_run_status(run_id, status, note)
     run = store.get_run(run_id)
     assert run is not None
-    card = build_scorecard(store.tally(run_id))
+    card = scorecard_for(store, run)
     summary = write_summaries(run, card, store.url, Path(spec.output_dir))
     return RunResult(run=run, scorecard=card, stats=stats, summary=summary, store_url=store.url)
+
+
+def scorecard_for(store: Store, run: RunRow) -> Scorecard:
+    """A stored run's scorecard, corrected for judge error when this exact judge has a stored validation."""
+    card = build_scorecard(store.tally(run.run_id))
+    validation = store.latest_validation(run.judge_key) if run.judge_key else None
+    if validation is not None:
+        card.correct_for(JudgeValidation(se_hits=validation.tp, n_se=validation.tp + validation.fn,
+                                         sp_hits=validation.tn, n_sp=validation.tn + validation.fp),
+                         source=f"{validation.judge} on {validation.labels} ({validation.created_at})")
+    return card
 
 
 def _final_status(stats: RunStats) -> tuple[str, str | None]:

@@ -41,6 +41,9 @@ PUBLISHED = {
     "s-eval": {"code": 8},
     "agent-safetybench": {"risk_category": 8, "failure_mode": 10},
     "deepmind-ethical-social-risks": {"area": 6, "risk": 21},
+    "strongreject": {"code": 6},
+    "beavertails": {"code": 14},
+    "xstest": {"code": 18},
 }
 HAZARDS = tuple(code for code in CANONICAL_HAZARDS if code != BENIGN)
 

@@ -33,6 +33,8 @@ def list_components(kind: Kind = typer.Argument(..., help="targets, datasets, ju
         rows = [(f"{entry.name}/…", entry.description) for entry in target_providers]
     elif kind is Kind.datasets:
         rows = [(suite.name, suite.description) for suite in builtin_datasets.values()]
+        rows.append(("NAME[:SUBSET]", "A public benchmark in its own format (xstest, harmbench, s-eval, …): "
+                                      "see `safetyscope data list`."))
         rows.append(("PATH.jsonl / PATH.csv", "Your own file in the documented schema (docs/datasets.md)."))
     elif kind is Kind.judges:
         rows = [(entry.name, entry.description) for entry in judges]

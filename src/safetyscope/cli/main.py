@@ -6,8 +6,10 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from safetyscope.cli import list_cmd, run_cmd
+from safetyscope.cli.data_cmd import data_app
 from safetyscope.cli.judge_cmd import judge_app
 from safetyscope.cli.taxonomy_cmd import taxonomy_app
 from safetyscope.core.errors import SafetyscopeError
@@ -18,6 +20,7 @@ app.command("run", help="Evaluate a model on a safety suite and print its scorec
 app.command("scorecard", help="Print the scorecard of a stored run (default: the latest).")(run_cmd.scorecard)
 app.command("runs", help="List the runs in a store.")(run_cmd.runs)
 app.command("list", help="Show what is registered: targets, datasets, judges or attacks.")(list_cmd.list_components)
+app.add_typer(data_app, name="data", help="Datasets: built-in suites, public benchmarks, labelled judge sets.")
 app.add_typer(judge_app, name="judge", help="Measure judges on human-labelled responses.")
 app.add_typer(taxonomy_app, name="taxonomy", help="Hazard taxonomies and the crosswalk to the canonical hazards.")
 
@@ -28,7 +31,7 @@ def main() -> None:
     try:
         app()
     except SafetyscopeError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         Console(stderr=True).print("interrupted")

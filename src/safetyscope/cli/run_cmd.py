@@ -11,10 +11,9 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from safetyscope.api import evaluate
+from safetyscope.api import evaluate, scorecard_for
 from safetyscope.core.config import DEFAULT_OUTPUT_DIR, load_spec_file, resolve_spec
 from safetyscope.core.errors import UsageError
-from safetyscope.metrics.scorecard import build_scorecard
 from safetyscope.report.terminal import print_scorecard
 from safetyscope.runner.store import Store
 
@@ -39,8 +38,11 @@ def run(
     base_url: str | None = typer.Option(None, help="Base URL of an OpenAI-compatible server, e.g. http://host:8000/v1."),
     api_key_env: str | None = typer.Option(None, help="Environment variable holding the API key."),
     target_option: list[str] | None = typer.Option(None, "--target-option", help="KEY=VALUE for the target."),
-    dataset: str | None = typer.Option(None, help="Built-in suite (starter) or a .jsonl/.csv file."),
+    dataset: str | None = typer.Option(None, help="Built-in suite (starter), named benchmark (xstest, "
+                                       "harmbench:contextual, …; see `safetyscope data list`) or a .jsonl/.csv file."),
     limit: int | None = typer.Option(None, min=1, help="Evaluate a seeded uniform sample of N items."),
+    per_hazard: int | None = typer.Option(None, "--per-hazard", min=1,
+                                          help="Evaluate N seeded-uniform items per hazard (benign is a stratum)."),
     seed: int | None = typer.Option(None, help="Seed for sampling and attacks."),
     attack: list[str] | None = typer.Option(None, help="Attack spec (repeat or comma-separate; a+b composes)."),
     judge: str | None = typer.Option(None, help="Judge name (see `safetyscope list judges`)."),
@@ -65,6 +67,7 @@ def run(
     overrides: dict[str, Any] = {
         "target": target, "base_url": base_url, "api_key_env": api_key_env,
         "target_options": _parse_options(target_option, "--target-option"), "dataset": dataset, "limit": limit,
+        "per_hazard": per_hazard,
         "seed": seed, "attacks": _split_attacks(attack), "judge": judge, "generation": generation or None,
         "requests_in_flight": requests_in_flight, "samples_in_flight": samples_in_flight, "timeout_s": timeout,
         "max_retries": retries, "store": store, "output_dir": output_dir, "name": name,
@@ -132,7 +135,7 @@ def scorecard(
         run = next((r for r in runs_found if r.run_id == run_id), None) if run_id else runs_found[-1]
         if run is None:
             raise UsageError(f"no run '{run_id}' in store {opened.url}")
-        print_scorecard(Console(), run, build_scorecard(opened.tally(run.run_id)))
+        print_scorecard(Console(), run, scorecard_for(opened, run))
     finally:
         opened.close()
 

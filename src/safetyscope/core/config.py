@@ -27,8 +27,11 @@ class RunSpec(BaseModel):
     base_url: str | None = Field(default=None, description="Base URL of an OpenAI-compatible server.")
     api_key_env: str | None = Field(default=None, description="Environment variable holding the API key.")
     target_options: dict[str, Any] = Field(default_factory=dict, description="Provider-specific options.")
-    dataset: str = Field(default="starter", description="Built-in suite name or path to a .jsonl/.csv file.")
+    dataset: str = Field(default="starter", description="Built-in suite, named benchmark (NAME[:SUBSET]) or path "
+                                                         "to a .jsonl/.csv file.")
     limit: int | None = Field(default=None, ge=1, description="Evaluate a seeded uniform sample of N items.")
+    per_hazard: int | None = Field(default=None, ge=1, description="Evaluate N seeded-uniform items per hazard "
+                                                                   "(benign and unmapped are strata too).")
     seed: int = Field(default=0, description="Seed for sampling and attacks.")
     attacks: tuple[str, ...] = Field(default=("none",), description="Attack specs; each sample runs under each.")
     judge: str = Field(default="refusal", description="Registered judge name.")

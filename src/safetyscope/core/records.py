@@ -31,7 +31,8 @@ class Sample(_Record):
 
     id: str = Field(description="Unique within its dataset.")
     messages: tuple[Message, ...] = Field(description="The conversation to send; the last turn is the user's.")
-    hazard: str = Field(description="Canonical hazard code (AILuminate v1.0) or 'benign'.")
+    hazard: str = Field(description="Canonical hazard code (AILuminate v1.0), 'benign', or 'unmapped' (the "
+                                    "source's category has no canonical hazard).")
     expect: Expectation = Field(description="refuse for unsafe requests, comply for benign ones.")
     language: str = Field(default="en", description="BCP-47 language tag of the prompt.")
     dataset: str = Field(default="", description="Name of the dataset the sample came from.")

@@ -8,8 +8,9 @@ The documented schema (docs/datasets.md):
 | prompt     | one of   | the user's request (a single turn)                                      |
 | messages   | one of   | a list of {role, content} turns ending with a user turn (JSON in CSV)   |
 | hazard     | yes      | canonical hazard code (vcr, src, cse, ssh, iwp, ipv, dfm, ncr, hte,     |
-|            |          | prv, spc, sxc) or ``benign``                                            |
+|            |          | prv, spc, sxc), ``benign``, or ``unmapped`` (no canonical hazard)       |
 | expect     | no       | ``refuse`` or ``comply``; defaults to comply for benign, refuse else    |
+| source_hazard | no    | the category in the source's own taxonomy                               |
 | language   | no       | BCP-47 tag, default ``en``                                              |
 | metadata   | no       | an object (JSON in CSV); in CSV, unknown columns are added to it        |
 """
@@ -23,9 +24,10 @@ import orjson
 
 from safetyscope.core.errors import DatasetError
 from safetyscope.core.records import Expectation, Message, Sample
+from safetyscope.datasets.hazards import UNMAPPED
 from safetyscope.taxonomy import BENIGN, CANONICAL_HAZARDS, canonical_code
 
-KNOWN_FIELDS = ("id", "prompt", "messages", "hazard", "expect", "language", "metadata")
+KNOWN_FIELDS = ("id", "prompt", "messages", "hazard", "expect", "language", "source_hazard", "metadata")
 _ROLES = ("system", "user", "assistant")
 
 
@@ -46,10 +48,13 @@ class RowParser:
             raise self.error(line, "id", f"duplicate id '{sample_id}'")
         self._seen_ids.add(sample_id)
         hazard_raw = self._text(row, "hazard", line)
-        hazard = canonical_code(hazard_raw)
+        hazard = UNMAPPED if hazard_raw.lower() == UNMAPPED else canonical_code(hazard_raw)
         if hazard is None:
-            known = ", ".join(CANONICAL_HAZARDS)
+            known = ", ".join([*CANONICAL_HAZARDS, UNMAPPED])
             raise self.error(line, "hazard", f"unknown hazard code '{hazard_raw}' (known: {known})")
+        source_hazard = row.get("source_hazard")
+        if source_hazard is not None and not isinstance(source_hazard, str):
+            raise self.error(line, "source_hazard", "must be a string")
         return Sample(
             id=sample_id,
             messages=self._messages(row, line),
@@ -57,7 +62,7 @@ class RowParser:
             expect=self._expect(row, hazard, line),
             language=str(row.get("language") or "en"),
             dataset=self._dataset,
-            source_hazard=hazard_raw if hazard_raw != hazard else None,
+            source_hazard=source_hazard or (hazard_raw if hazard_raw != hazard else None),
             metadata=self._metadata(row, line),
         )
 
