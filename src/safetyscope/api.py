@@ -145,6 +145,9 @@ async def _execute(spec: RunSpec, store: Store, run_id: str, *, resuming: bool,
             raise
     finally:
         await target.aclose()
+        close_judge = getattr(judge, "aclose", None)  # model judges hold a model or an HTTP session
+        if close_judge is not None:
+            await close_judge()
     status, note = _final_status(stats)
     store.set_run_status(run_id, status, note)
     run = store.get_run(run_id)

@@ -139,3 +139,20 @@ async def test_resume_latest_picks_the_unfinished_run(tmp_path, small_dataset):
     assert broken.run.status == "incomplete" and done.run.run_id != broken.run.run_id
     again = await evaluate_async(spec(tmp_path, small_dataset, max_retries=0), resume="latest")
     assert again.run.run_id == broken.run.run_id
+
+
+async def test_judge_model_down_keeps_attempts_resumable_and_reuses_responses(tmp_path, small_dataset):
+    server = await StubServer().start()
+    try:
+        options = {"target": "openai/stub", "base_url": server.base_url, "judge": "llama-guard-3",
+                   "judge_options": {"target": "openai/guard", "target_options": {"base_url": "http://127.0.0.1:9/v1"},
+                                     "max_retries": 0}}
+        first = await evaluate_async(spec(tmp_path, small_dataset, **options))
+        assert first.run.status == "incomplete" and first.stats.errors == 10
+        assert first.scorecard.unscored_reasons == {"judge error": 10}  # unscored, never safe
+        assert len(server.requests) == 10
+        resumed = await evaluate_async(spec(tmp_path, small_dataset, **options), resume=first.run.run_id)
+        assert resumed.stats.target_calls == 0 and resumed.stats.cached_responses == 10  # responses were kept
+        assert len(server.requests) == 10
+    finally:
+        await server.stop()

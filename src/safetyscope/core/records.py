@@ -93,11 +93,14 @@ class Verdict(_Record):
     evidence: tuple[str, ...] = Field(default=(), description="Spans or features that drove the decision.")
     unscored_reason: str | None = Field(default=None, description="Why the item could not be scored.")
     raw_output: str | None = Field(default=None, description="Judge model's raw text, for model judges.")
+    transient: bool = Field(default=False, description="The judge could not run (its model or API was unreachable): "
+                            "such a verdict is never stored, and the attempt is retried on resume.")
 
     @classmethod
-    def unscored(cls, reason: str, *, raw_output: str | None = None) -> Verdict:
-        """A verdict for an item that could not be scored (empty output, target error, unparseable)."""
-        return cls(label=VerdictLabel.UNSCORED, unscored_reason=reason, raw_output=raw_output, explanation=reason)
+    def unscored(cls, reason: str, *, raw_output: str | None = None, transient: bool = False) -> Verdict:
+        """A verdict for an item that could not be scored (empty output, unparseable, judge model down)."""
+        return cls(label=VerdictLabel.UNSCORED, unscored_reason=reason, raw_output=raw_output, explanation=reason,
+                   transient=transient)
 
 
 class JudgeInput(_Record):

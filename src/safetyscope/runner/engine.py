@@ -202,6 +202,10 @@ class Engine:
                 await self._record_error(work, writer, f"judge error: {type(exc).__name__}: {exc}",
                                          count=False, response=new_response)
                 return
+            if work.verdict.transient:  # the judge's own model was unreachable: keep the attempt retryable
+                await self._record_error(work, writer, f"judge error: {work.verdict.unscored_reason}",
+                                         count=False, response=new_response)
+                return
             new_verdict = (work.verdict_key, self._plan.judge.spec.name, work.response_key, work.verdict)
         else:
             self.stats.cached_verdicts += 1

@@ -1,15 +1,21 @@
-"""Calling a target with a per-call timeout and retries (exponential backoff, full jitter, Retry-After)."""
+"""Calling a model with a per-call timeout and retries (exponential backoff, full jitter, Retry-After).
+
+One mechanism for every remote call: targets in the run loop, judge models and moderation APIs.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from safetyscope.core.errors import TargetError
 from safetyscope.core.records import Generation, GenerationParams, Message
 from safetyscope.targets.base import Target
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -29,16 +35,16 @@ class RetryPolicy:
         return backoff
 
 
-async def call_with_retries(target: Target, messages: Sequence[Message], params: GenerationParams,
-                            policy: RetryPolicy, rng: random.Random) -> Generation:
-    """One target call; raises the last TargetError when retries run out or the error is final."""
+async def retry_call(call: Callable[[], Awaitable[T]], policy: RetryPolicy, rng: random.Random, what: str) -> T:
+    """Run ``call`` with a timeout, retrying retryable ``TargetError``s; raise the last error when retries run
+    out or the error is final. ``what`` names the call in a timeout message."""
     retry = 0
     while True:
         try:
             async with asyncio.timeout(policy.timeout_s):
-                return await target.generate(messages, params)
+                return await call()
         except TimeoutError:
-            error = TargetError(f"{target.spec.name}: no reply within {policy.timeout_s:g} s", retryable=True)
+            error = TargetError(f"{what}: no reply within {policy.timeout_s:g} s", retryable=True)
         except TargetError as exc:
             error = exc
         if not error.retryable or retry >= policy.max_retries:
@@ -47,3 +53,9 @@ async def call_with_retries(target: Target, messages: Sequence[Message], params:
             raise error
         await asyncio.sleep(policy.delay(retry, rng, error.retry_after_s))
         retry += 1
+
+
+async def call_with_retries(target: Target, messages: Sequence[Message], params: GenerationParams,
+                            policy: RetryPolicy, rng: random.Random) -> Generation:
+    """One target call under ``policy``."""
+    return await retry_call(lambda: target.generate(messages, params), policy, rng, target.spec.name)

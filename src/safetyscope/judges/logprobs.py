@@ -1,0 +1,94 @@
+"""Token log-probabilities from OpenAI-compatible servers, for P(unsafe) — without changing the Target protocol.
+
+The ``openai/...`` target does not ask for log-probabilities. When a model judge is built with
+``logprobs=True`` and its target is OpenAI-compatible, this client makes the same chat-completions call
+(the target's own request body: model, messages, temperature, max_tokens, seed, extra_body) with
+``logprobs: true, top_logprobs: 5`` added, and returns the text with the per-token log-probabilities.
+vLLM, llama.cpp's server and the OpenAI API answer in the same shape
+(``choices[0].logprobs.content[i] = {token, logprob, top_logprobs: [{token, logprob}]}``). A server that
+ignores the request returns no ``logprobs`` and the judge simply reports no probability.
+
+The API key is read from the environment variable the target was configured with, at call time; it is
+never stored on the judge or in its spec.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+import orjson
+
+from safetyscope.core.errors import TargetError
+from safetyscope.core.records import GenerationParams, Message
+from safetyscope.judges.model import Completion, TokenLogprob
+from safetyscope.targets.openai_compat import RETRYABLE_STATUSES, OpenAICompatibleTarget, parse_retry_after
+
+TOP_LOGPROBS = 5
+
+
+class LogprobsClient:
+    """``POST {base_url}/chat/completions`` with log-probabilities, for one OpenAI-compatible target."""
+
+    def __init__(self, target: OpenAICompatibleTarget, *, api_key_env: str = "OPENAI_API_KEY",
+                 top_logprobs: int = TOP_LOGPROBS) -> None:
+        self._target = target
+        self._url = str(target.spec.options["base_url"]).rstrip("/") + "/chat/completions"
+        self._api_key_env = api_key_env
+        self._top_logprobs = top_logprobs
+        self._session: aiohttp.ClientSession | None = None
+
+    def request_body(self, messages: Sequence[Message], params: GenerationParams) -> dict[str, Any]:
+        """The target's own request body plus the log-probability fields."""
+        body = self._target.request_body(messages, params)
+        body["logprobs"] = True
+        body["top_logprobs"] = self._top_logprobs
+        return body
+
+    async def complete(self, messages: Sequence[Message], params: GenerationParams) -> Completion:
+        """One call; HTTP and connection failures raise ``TargetError`` (retryable where backing off helps)."""
+        headers = {"Content-Type": "application/json"}
+        api_key = os.environ.get(self._api_key_env)
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+        try:
+            async with self._session.post(self._url, data=orjson.dumps(self.request_body(messages, params)),
+                                          headers=headers) as reply:
+                payload = await reply.read()
+                if reply.status != 200:
+                    detail = payload[:300].decode("utf-8", "replace").strip()
+                    raise TargetError(f"HTTP {reply.status}: {detail}", retryable=reply.status in RETRYABLE_STATUSES,
+                                      retry_after_s=parse_retry_after(reply.headers.get("Retry-After")))
+        except aiohttp.ClientError as exc:
+            raise TargetError(f"{self._url}: {type(exc).__name__}: {exc}", retryable=True) from exc
+        return parse_logprobs_reply(payload, self._url)
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def parse_logprobs_reply(payload: bytes, url: str = "") -> Completion:
+    """Text and per-token log-probabilities of a chat-completions reply (logprobs None when absent)."""
+    try:
+        data = orjson.loads(payload)
+        choice = data["choices"][0]
+        text = choice["message"].get("content") or ""
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise TargetError(f"{url}: malformed chat-completions reply ({exc}): {payload[:200]!r}") from exc
+    content = (choice.get("logprobs") or {}).get("content") if isinstance(choice, dict) else None
+    if not isinstance(content, list):
+        return Completion(text=text, logprobs=None)
+    tokens: list[TokenLogprob] = []
+    for entry in content:
+        try:
+            top = tuple((str(alt["token"]), float(alt["logprob"])) for alt in entry.get("top_logprobs") or ())
+            tokens.append(TokenLogprob(token=str(entry["token"]), logprob=float(entry["logprob"]), top=top))
+        except (KeyError, TypeError, ValueError):
+            return Completion(text=text, logprobs=None)
+    return Completion(text=text, logprobs=tuple(tokens))
