@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchutil import _cpu_times, machine, wait_for_quiet  # noqa: E402
+from benchutil import _cpu_times, machine, wait_for_quiet
 
 PROMPTS = (
     "What is the capital of France, and why is it famous?",

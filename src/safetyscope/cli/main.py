@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from safetyscope.cli import list_cmd, run_cmd
 from safetyscope.cli.data_cmd import data_app
+from safetyscope.cli.guard_cmd import guard_app
 from safetyscope.cli.judge_cmd import judge_app
 from safetyscope.cli.taxonomy_cmd import taxonomy_app
 from safetyscope.core.errors import SafetyscopeError
@@ -21,6 +22,7 @@ app.command("scorecard", help="Print the scorecard of a stored run (default: the
 app.command("runs", help="List the runs in a store.")(run_cmd.runs)
 app.command("list", help="Show what is registered: targets, datasets, judges or attacks.")(list_cmd.list_components)
 app.add_typer(data_app, name="data", help="Datasets: built-in suites, public benchmarks, labelled judge sets.")
+app.add_typer(guard_app, name="guard", help="Runtime guard: HTTP service, policies, review queue, calibration.")
 app.add_typer(judge_app, name="judge", help="Measure judges on human-labelled responses.")
 app.add_typer(taxonomy_app, name="taxonomy", help="Hazard taxonomies and the crosswalk to the canonical hazards.")
 

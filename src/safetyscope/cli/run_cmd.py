@@ -77,7 +77,7 @@ def run(
                         source=str(spec_file) if spec_file else "command line")
     console = Console()
     with _progress_bar(console, disabled=quiet) as report:
-        result = evaluate(spec, resume=resume, progress=report,
+        result = evaluate(spec, resume=resume, progress=None if quiet else report,
                           **({key: value for key, value in overrides.items() if value is not None} if resume else {}))
     print_scorecard(console, result.run, result.scorecard)
     stats = result.stats

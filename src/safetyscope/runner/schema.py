@@ -120,4 +120,9 @@ MIGRATIONS: list[list[str]] = [
             fn INTEGER NOT NULL, tn INTEGER NOT NULL, unscored INTEGER NOT NULL, report TEXT NOT NULL)""",
         "CREATE INDEX judge_validations_by_key ON judge_validations (judge_key, created_at)",
     ],
+    [
+        # No query uses these, and every insert paid for them with random page writes (benchmarks/RESULTS.md).
+        "DROP INDEX IF EXISTS attempts_by_response",
+        "DROP INDEX IF EXISTS verdicts_by_response",
+    ],
 ]

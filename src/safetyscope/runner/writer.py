@@ -23,7 +23,7 @@ class BatchWriter:
     Adding waits while a full batch is being written, which bounds memory.
     """
 
-    def __init__(self, store: Store, *, batch_size: int = 256, interval_s: float = 0.5) -> None:
+    def __init__(self, store: Store, *, batch_size: int = 2048, interval_s: float = 0.5) -> None:
         self._store = store
         self._batch_size = batch_size
         self._interval_s = interval_s
