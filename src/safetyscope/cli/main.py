@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from safetyscope.cli import list_cmd, run_cmd
+from safetyscope.cli import list_cmd, report_cmd, run_cmd
 from safetyscope.cli.data_cmd import data_app
 from safetyscope.cli.guard_cmd import guard_app
 from safetyscope.cli.judge_cmd import judge_app
@@ -20,6 +20,11 @@ app = typer.Typer(name="safetyscope", no_args_is_help=True, add_completion=False
 app.command("run", help="Evaluate a model on a safety suite and print its scorecard.")(run_cmd.run)
 app.command("scorecard", help="Print the scorecard of a stored run (default: the latest).")(run_cmd.scorecard)
 app.command("runs", help="List the runs in a store.")(run_cmd.runs)
+app.command("report", help="One run's report: offline HTML, Markdown or JSON.")(report_cmd.report)
+app.command("compare", help="Paired comparison of two runs: McNemar + Holm, deltas, flipped prompts.")(
+    report_cmd.compare)
+app.command("leaderboard", help="Several runs ranked in one table.")(report_cmd.leaderboard)
+app.command("export", help="One row per attempt as CSV or Parquet.")(report_cmd.export)
 app.command("list", help="Show what is registered: targets, datasets, judges or attacks.")(list_cmd.list_components)
 app.add_typer(data_app, name="data", help="Datasets: built-in suites, public benchmarks, labelled judge sets.")
 app.add_typer(guard_app, name="guard", help="Runtime guard: HTTP service, policies, review queue, calibration.")

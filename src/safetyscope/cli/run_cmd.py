@@ -16,6 +16,7 @@ from safetyscope.core.config import DEFAULT_OUTPUT_DIR, load_spec_file, resolve_
 from safetyscope.core.errors import UsageError
 from safetyscope.report.terminal import print_scorecard
 from safetyscope.runner.store import Store
+from safetyscope.taxonomy import TaxonomyCatalog
 
 STORE_HELP = "SQLite path or database URL (postgresql://…); default OUTPUT_DIR/results.sqlite."
 
@@ -59,6 +60,7 @@ def run(
     resume: str | None = typer.Option(None, help="Continue a stopped run (an id, or 'latest'); "
                                       "done calls are never repeated."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    taxonomy: str | None = typer.Option(None, help="Also show attack success in this taxonomy (e.g. llama-guard-3)."),
 ) -> None:
     """Evaluate a model. With no arguments: the embedded SmolLM2-135M on the built-in starter suite."""
     generation = {key: value for key, value in {"max_tokens": max_tokens, "temperature": temperature,
@@ -72,6 +74,8 @@ def run(
         "requests_in_flight": requests_in_flight, "samples_in_flight": samples_in_flight, "timeout_s": timeout,
         "max_retries": retries, "store": store, "output_dir": output_dir, "name": name,
     }
+    if taxonomy is not None:
+        TaxonomyCatalog().load(taxonomy)  # an unknown name fails now, not after the run
     file_values = load_spec_file(spec_file) if spec_file else None
     spec = resolve_spec(file_values=file_values, overrides=overrides,
                         source=str(spec_file) if spec_file else "command line")
@@ -79,7 +83,7 @@ def run(
     with _progress_bar(console, disabled=quiet) as report:
         result = evaluate(spec, resume=resume, progress=None if quiet else report,
                           **({key: value for key, value in overrides.items() if value is not None} if resume else {}))
-    print_scorecard(console, result.run, result.scorecard)
+    print_scorecard(console, result.run, result.scorecard, taxonomy=taxonomy)
     stats = result.stats
     console.print(f"run [bold]{result.run.run_id}[/] {result.run.status}: {stats.finished} scored this session "
                   f"({stats.target_calls} target calls, {stats.cached_responses} reused), {stats.errors} errors, "
@@ -125,6 +129,7 @@ class _progress_bar:
 def scorecard(
     run_id: str | None = typer.Argument(None, help="Run id (default: the latest run in the store)."),
     store: str | None = typer.Option(None, help=STORE_HELP),
+    taxonomy: str | None = typer.Option(None, help="Also show attack success in this taxonomy (e.g. llama-guard-3)."),
 ) -> None:
     """Print the scorecard of a stored run."""
     opened = Store.open(store or str(DEFAULT_OUTPUT_DIR / "results.sqlite"))
@@ -135,7 +140,7 @@ def scorecard(
         run = next((r for r in runs_found if r.run_id == run_id), None) if run_id else runs_found[-1]
         if run is None:
             raise UsageError(f"no run '{run_id}' in store {opened.url}")
-        print_scorecard(Console(), run, scorecard_for(opened, run))
+        print_scorecard(Console(), run, scorecard_for(opened, run), taxonomy=taxonomy)
     finally:
         opened.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from safetyscope.metrics.retaxonomy import rows_in_taxonomy
 from safetyscope.metrics.scorecard import OVERALL, Scorecard, hazard_name
 from safetyscope.report.summary import format_corrected, format_count, format_rate
 from safetyscope.runner.store import RunRow
@@ -12,12 +13,15 @@ from safetyscope.runner.store import RunRow
 CAPTION = "Wilson 95% intervals; unscored items excluded from rates"
 
 
-def print_scorecard(console: Console, run: RunRow, card: Scorecard) -> None:
+def print_scorecard(console: Console, run: RunRow, card: Scorecard, *, taxonomy: str | None = None) -> None:
+    """The scorecard; with ``taxonomy``, hazard rows are that taxonomy's codes (pooled through the crosswalk)."""
     attacks = card.attacks
     if len(attacks) > 1:
         console.print(_by_attack_table(run, card))
     pooled = attacks[0] if len(attacks) == 1 else OVERALL
     console.print(_by_hazard_table(run, card, pooled))
+    if taxonomy is not None:
+        console.print(_taxonomy_table(run, card, pooled, taxonomy))
     if card.unscored_reasons:
         reasons = ", ".join(f"{reason}: {count}" for reason, count in card.unscored_reasons.most_common())
         console.print(f"[yellow]Unscored {sum(card.unscored_reasons.values())} of {card.total}[/] ({reasons})")
@@ -66,4 +70,21 @@ def _by_attack_table(run: RunRow, card: Scorecard) -> Table:
         unscored = (rate.unscored if rate else 0) + (refusal.unscored if refusal else 0)
         table.add_row("all attacks" if attack == OVERALL else attack, format_rate(rate), format_count(rate),
                       format_rate(refusal), str(unscored), style="bold" if attack == OVERALL else None)
+    return table
+
+
+def _taxonomy_table(run: RunRow, card: Scorecard, attack: str, taxonomy: str) -> Table:
+    table = Table(title=f"{run.target} on {run.dataset} · attack success in taxonomy {taxonomy}",
+                  caption="each code pools the canonical hazards it maps to; codes can share hazards")
+    for name, justify in (("code", "left"), ("name", "left"), ("canonical hazards", "left"),
+                          ("attack success", "right"), ("unsafe/scored", "right"), ("unscored", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in rows_in_taxonomy(card, attack, taxonomy):
+        table.add_row(row.code, row.name, ", ".join(row.hazards), format_rate(row.rate), format_count(row.rate),
+                      str(row.rate.unscored))
+    overall = card.attack_success.get((attack, OVERALL))
+    if overall is not None:
+        table.add_section()
+        table.add_row("", "Overall", "", format_rate(overall), format_count(overall), str(overall.unscored),
+                      style="bold")
     return table
