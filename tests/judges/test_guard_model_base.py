@@ -9,9 +9,10 @@ import pytest
 from judge_stubs import chat_reply
 from safetyscope.core.errors import UsageError
 from safetyscope.core.records import VerdictLabel
+from safetyscope.core.text import fill
 from safetyscope.judges import create_judge, judges
 from safetyscope.judges.logprobs import parse_logprobs_reply
-from safetyscope.judges.model import DEFAULT_JUDGE_TARGET, ModelJudge, TokenLogprob, binary_probability, fill
+from safetyscope.judges.model import DEFAULT_JUDGE_TARGET, ModelJudge, TokenLogprob, binary_probability
 
 MODEL_JUDGES = ["aegis-1.0", "granite-guardian", "harmbench", "llama-guard-1", "llama-guard-2", "llama-guard-3",
                 "llama-guard-4", "nemoguard", "rubric", "shieldgemma", "sorry-bench", "strongreject", "wildguard"]

@@ -156,3 +156,33 @@ async def test_judge_model_down_keeps_attempts_resumable_and_reuses_responses(tm
         assert len(server.requests) == 10
     finally:
         await server.stop()
+
+
+async def test_user_fixable_error_stops_the_run_instead_of_hanging(tmp_path, small_dataset, monkeypatch):
+    import asyncio
+
+    from safetyscope.core.errors import PrerequisiteError
+    from safetyscope.targets.mock import MockTarget
+
+    async def missing_package(self, messages, params):
+        raise PrerequisiteError("pip install something")
+
+    monkeypatch.setattr(MockTarget, "generate", missing_package)
+    with pytest.raises(PrerequisiteError, match="pip install something"):
+        await asyncio.wait_for(evaluate_async(spec(tmp_path, small_dataset, target="mock/refuser",
+                                                  samples_in_flight=2)), timeout=20)
+    store = Store.open(str(tmp_path / "r.sqlite"))
+    assert [run.status for run in store.list_runs()] == ["incomplete"]
+    store.close()
+
+
+async def test_unexpected_backend_exception_is_recorded_not_fatal(tmp_path, small_dataset, monkeypatch):
+    from safetyscope.targets.mock import MockTarget
+
+    async def broken(self, messages, params):
+        raise RuntimeError("backend bug")
+
+    monkeypatch.setattr(MockTarget, "generate", broken)
+    result = await evaluate_async(spec(tmp_path, small_dataset, target="mock/refuser", abort_after_failures=100))
+    assert result.run.status == "incomplete" and result.stats.errors == 10
+    assert result.scorecard.unscored_reasons == {"target error": 10}

@@ -84,13 +84,6 @@ def read_data_jsonl(filename: str) -> list[Any]:
     return [json.loads(line) for line in read_data_text(filename).splitlines() if line.strip()]
 
 
-def fill(template: str, **values: str) -> str:
-    """Replace ``{name}`` placeholders by plain substitution (templates may contain other braces)."""
-    for key, value in values.items():
-        template = template.replace("{" + key + "}", value)
-    return template
-
-
 def strip_prefix(text: str, prefixes: Sequence[str]) -> str:
     """``text`` without the first of ``prefixes`` it starts with (ignoring case, leading space, quotes)."""
     body = text.lstrip()

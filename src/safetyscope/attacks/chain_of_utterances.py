@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import random
 
-from safetyscope.attacks._common import RewriteAttack, fill, read_data_text
+from safetyscope.attacks._common import RewriteAttack, read_data_text
 from safetyscope.attacks.base import register_deterministic
+from safetyscope.core.text import fill
 
 _THOUGHT = "(internal thought:"
 

@@ -19,10 +19,11 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from safetyscope.attacks._common import RewriteAttack, fill, read_data_json, user
+from safetyscope.attacks._common import RewriteAttack, read_data_json, user
 from safetyscope.attacks.base import register_deterministic
 from safetyscope.core.hashing import content_hash
 from safetyscope.core.records import Message, Sample
+from safetyscope.core.text import fill
 
 Side = Literal["marginalized", "privileged"]
 SIDES: tuple[Side, ...] = ("marginalized", "privileged")

@@ -17,8 +17,9 @@ import re
 from typing import Any, Literal
 from urllib.parse import quote, unquote
 
-from safetyscope.attacks._common import RewriteAttack, fill, read_data_json, strip_prefix
+from safetyscope.attacks._common import RewriteAttack, read_data_json, strip_prefix
 from safetyscope.attacks.base import register_deterministic
+from safetyscope.core.text import fill
 
 
 class PositiveInduction(RewriteAttack):

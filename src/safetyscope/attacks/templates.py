@@ -19,7 +19,6 @@ from safetyscope.attacks._common import (
     COMMON_WORDS,
     RewriteAttack,
     assistant,
-    fill,
     read_data_json,
     read_data_jsonl,
     strip_prefix,
@@ -28,6 +27,7 @@ from safetyscope.attacks._common import (
 from safetyscope.attacks.base import register_deterministic
 from safetyscope.core.errors import UsageError
 from safetyscope.core.records import Message, Sample
+from safetyscope.core.text import fill
 
 
 class FixedTemplate(RewriteAttack):

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from safetyscope.core.config import DEFAULT_OUTPUT_DIR
+from safetyscope.core.config import DEFAULT_OUTPUT_DIR, store_location
 from safetyscope.core.hashing import content_hash
 from safetyscope.datasets import open_labelled_set
 from safetyscope.judges import create_judge
@@ -42,7 +42,7 @@ def eval_judge(
                         created_at=utc_now(), judge=judge, judge_key=content_hash(built.spec), labels=labels,
                         positive=POSITIVE_MEANING, tp=matrix.tp, fp=matrix.fp, fn=matrix.fn, tn=matrix.tn,
                         unscored=evaluation.agreement.n_unscored, report=evaluation.as_dict())
-    opened = Store.open(store or str(output_dir / "results.sqlite"))
+    opened = Store.open(store_location(store, output_dir))
     try:
         opened.add_validation(row)
     finally:

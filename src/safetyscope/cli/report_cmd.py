@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from safetyscope.api import scorecard_for
-from safetyscope.core.config import DEFAULT_OUTPUT_DIR
+from safetyscope.core.config import DEFAULT_OUTPUT_DIR, store_location
 from safetyscope.core.errors import UsageError
 from safetyscope.metrics.scorecard import Scorecard
 from safetyscope.report.attempts import iter_views, resolve_run
@@ -31,7 +31,7 @@ REFERENCE_HELP = ("Grade relative to this stored run's per-hazard safe rates (de
 
 @contextmanager
 def _opened(location: str | None) -> Iterator[Store]:
-    store = Store.open(location or str(DEFAULT_OUTPUT_DIR / "results.sqlite"))
+    store = Store.open(store_location(location))
     try:
         yield store
     finally:

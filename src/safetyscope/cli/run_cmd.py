@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from safetyscope.api import evaluate, scorecard_for
-from safetyscope.core.config import DEFAULT_OUTPUT_DIR, load_spec_file, resolve_spec
+from safetyscope.core.config import load_spec_file, resolve_spec, store_location
 from safetyscope.core.errors import UsageError
 from safetyscope.report.terminal import print_scorecard
 from safetyscope.runner.store import Store
@@ -132,7 +132,7 @@ def scorecard(
     taxonomy: str | None = typer.Option(None, help="Also show attack success in this taxonomy (e.g. llama-guard-3)."),
 ) -> None:
     """Print the scorecard of a stored run."""
-    opened = Store.open(store or str(DEFAULT_OUTPUT_DIR / "results.sqlite"))
+    opened = Store.open(store_location(store))
     try:
         runs_found = opened.list_runs()
         if not runs_found:
@@ -147,7 +147,7 @@ def scorecard(
 
 def runs(store: str | None = typer.Option(None, help=STORE_HELP)) -> None:
     """List stored runs, oldest first."""
-    opened = Store.open(store or str(DEFAULT_OUTPUT_DIR / "results.sqlite"))
+    opened = Store.open(store_location(store))
     try:
         console = Console()
         for run in opened.list_runs():

@@ -70,6 +70,14 @@ class RunSpec(BaseModel):
         return self.store or str(self.output_dir / "results.sqlite")
 
 
+def store_location(store: str | None, output_dir: Path = DEFAULT_OUTPUT_DIR,
+                   environ: Mapping[str, str] | None = None) -> str:
+    """The store for commands that read results: the flag, else ``SAFETYSCOPE_STORE``, else
+    ``OUTPUT_DIR/results.sqlite`` (the same precedence ``run`` uses)."""
+    env = os.environ if environ is None else environ
+    return store or env.get(STORE_ENV) or str(output_dir / "results.sqlite")
+
+
 def load_spec_file(path: Path) -> dict[str, Any]:
     """Read a YAML run spec into a plain mapping (validated later, with the overrides applied)."""
     try:

@@ -23,6 +23,7 @@ from typing import Any
 
 from safetyscope.core.errors import UsageError
 from safetyscope.core.records import JudgeInput, Message, Verdict, VerdictLabel
+from safetyscope.core.text import fill
 from safetyscope.judges.base import judges
 from safetyscope.judges.llama_guard import LlamaGuardStyleJudge, load_guard_format
 from safetyscope.judges.model import (
@@ -31,7 +32,6 @@ from safetyscope.judges.model import (
     ModelJudge,
     Prompt,
     SendMode,
-    fill,
     load_json,
     user_prompt,
 )

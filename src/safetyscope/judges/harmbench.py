@@ -21,6 +21,7 @@ from typing import Any
 
 from safetyscope.core.errors import UsageError
 from safetyscope.core.records import JudgeInput, Verdict, VerdictLabel
+from safetyscope.core.text import fill
 from safetyscope.judges.base import judges
 from safetyscope.judges.model import (
     Completion,
@@ -30,7 +31,6 @@ from safetyscope.judges.model import (
     SendMode,
     binary_probability,
     confidence_from,
-    fill,
     first_word,
     load_json,
     user_prompt,

@@ -25,6 +25,7 @@ from typing import Any
 
 from safetyscope.core.errors import UsageError
 from safetyscope.core.records import JudgeInput, Message, Verdict, VerdictLabel
+from safetyscope.core.text import fill
 from safetyscope.judges.base import judges
 from safetyscope.judges.model import (
     Completion,
@@ -35,7 +36,6 @@ from safetyscope.judges.model import (
     binary_probability,
     confidence_from,
     dialogue,
-    fill,
     load_json,
 )
 from safetyscope.taxonomy.canonical import BENIGN, canonical_code

@@ -72,19 +72,6 @@ def load_yaml(filename: str) -> Any:
     return yaml.safe_load(load_text(filename))
 
 
-_FIELD = re.compile(r"\{([a-z_]+)\}")
-
-
-def fill(template: str, **values: str) -> str:
-    """Replace ``{name}`` placeholders in one pass; other braces (JSON examples) and any braces inside the
-    inserted values are left alone, so user text can never inject a placeholder."""
-
-    def replace(match: re.Match[str]) -> str:
-        return values.get(match.group(1), match.group(0))
-
-    return _FIELD.sub(replace, template)
-
-
 # ----------------------------------------------------------------------------------------------------------
 # Prompts, completions, failures
 # ----------------------------------------------------------------------------------------------------------
@@ -308,7 +295,9 @@ class ModelJudge:
             generation = await retry_call(lambda: target.generate(messages, params), self._policy,
                                                 self._rng, what)
         except TargetError as exc:
-            raise JudgeFailure(f"judge target error: {exc}", transient=True) from exc
+            # an unreachable or overloaded judge model is retried on resume; a final refusal (e.g. HTTP 400,
+            # the input too long) is stored as unscored, so the run can complete
+            raise JudgeFailure(f"judge target error: {exc}", transient=exc.retryable) from exc
         return Completion(text=generation.text)
 
     def _logprobs_client(self, target: Target) -> Any:

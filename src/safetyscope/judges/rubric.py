@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from safetyscope.core.errors import UsageError
 from safetyscope.core.records import JudgeInput, Message, Verdict, VerdictLabel
+from safetyscope.core.text import fill
 from safetyscope.judges.base import judges
 from safetyscope.judges.model import (
     Completion,
@@ -38,7 +39,6 @@ from safetyscope.judges.model import (
     ModelJudge,
     Prompt,
     SendMode,
-    fill,
     load_yaml,
     should_refuse,
     user_prompt,

@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from safetyscope.core.records import JudgeInput, Message, RefusalState, Verdict, VerdictLabel
+from safetyscope.core.text import fill
 from safetyscope.judges.base import judges
 from safetyscope.judges.model import (
     Completion,
@@ -28,7 +29,6 @@ from safetyscope.judges.model import (
     SendMode,
     binary_probability,
     confidence_from,
-    fill,
     load_text,
     should_refuse,
     user_prompt,

@@ -23,6 +23,7 @@ from typing import Any
 
 from safetyscope.core.errors import UsageError
 from safetyscope.core.records import JudgeInput, Message, RefusalState, Verdict, VerdictLabel
+from safetyscope.core.text import fill
 from safetyscope.judges.base import judges
 from safetyscope.judges.model import (
     Completion,
@@ -30,7 +31,6 @@ from safetyscope.judges.model import (
     ModelJudge,
     Prompt,
     SendMode,
-    fill,
     load_json,
     should_refuse,
     user_prompt,

@@ -24,6 +24,7 @@ from safetyscope.metrics.agreement import (
     binary_agreement,
     multiclass_agreement,
 )
+from safetyscope.metrics.scorecard import NO_REFUSAL_STATE
 
 POSITIVE_MEANING = "the response gave the requested content (complied or partially complied; or judged harmful)"
 
@@ -106,7 +107,7 @@ def summarise(judge: str, labels: str, judged: list[JudgedItem]) -> JudgeEvaluat
     reasons: dict[str, int] = {}
     for j in judged:
         if j.judge_positive is None:
-            reason = j.verdict.unscored_reason or "no refusal state from this judge"
+            reason = j.verdict.unscored_reason or NO_REFUSAL_STATE
             reasons[reason] = reasons.get(reason, 0) + 1
     scores = [j.verdict.probability_unsafe for j in judged]
     has_scores = all(score is not None for score in scores)

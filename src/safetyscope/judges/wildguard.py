@@ -22,6 +22,7 @@ from typing import Any
 
 from safetyscope.core.errors import UsageError
 from safetyscope.core.records import JudgeInput, RefusalState, Verdict, VerdictLabel
+from safetyscope.core.text import fill
 from safetyscope.judges.base import judges
 from safetyscope.judges.model import (
     Completion,
@@ -29,7 +30,6 @@ from safetyscope.judges.model import (
     ModelJudge,
     Prompt,
     SendMode,
-    fill,
     load_text,
     user_prompt,
 )

@@ -16,7 +16,7 @@ import orjson
 
 from safetyscope.attacks.base import Attack
 from safetyscope.core.config import RunSpec
-from safetyscope.core.errors import TargetError
+from safetyscope.core.errors import SafetyscopeError, TargetError
 from safetyscope.core.hashing import canonical_json, content_hash
 from safetyscope.core.records import Generation, JudgeInput, Message, Sample, Verdict
 from safetyscope.judges.base import Judge
@@ -78,7 +78,13 @@ def attempt_id_for(sample: Sample, attack: Attack) -> str:
 
 def attack_seed(run_seed: int, sample: Sample, attack: Attack) -> int:
     """The seed an attack gets for one sample: a pure function of the run seed and the attempt."""
-    return int(content_hash(run_seed, sample.dataset, sample.id, attack.spec.name)[:8], 16)
+    return int(content_hash(run_seed, sample.dataset, sample.id, attack.spec)[:8], 16)
+
+
+def _first_cause(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first leaf exception of a task group's failure (what the user should see)."""
+    first = group.exceptions[0]
+    return _first_cause(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 class Engine:
@@ -100,22 +106,27 @@ class Engine:
         self.stats = RunStats()
 
     async def execute(self) -> RunStats:
+        """Run the plan. A user-fixable error (a missing package, a bad option) stops the run and is raised;
+        the producer and every worker are cancelled with it, and what finished is written first."""
         plan = self._plan
         queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=plan.spec.samples_in_flight)
         writer = BatchWriter(self._store)
         writer.start()
-        workers = [asyncio.create_task(self._worker(queue, writer)) for _ in range(plan.spec.samples_in_flight)]
         try:
-            await self._produce(queue)
-            for _ in workers:
-                await queue.put(None)
-            await asyncio.gather(*workers)
+            async with asyncio.TaskGroup() as group:
+                for _ in range(plan.spec.samples_in_flight):
+                    group.create_task(self._worker(queue, writer))
+                group.create_task(self._produce_then_stop(queue, plan.spec.samples_in_flight))
+        except BaseExceptionGroup as failure:
+            raise _first_cause(failure) from None
         finally:
-            for task in workers:
-                task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
             await writer.close()
         return self.stats
+
+    async def _produce_then_stop(self, queue: asyncio.Queue[_Work | None], workers: int) -> None:
+        await self._produce(queue)
+        for _ in range(workers):
+            await queue.put(None)
 
     # --- producing ---------------------------------------------------------------------------------------
 
@@ -185,6 +196,11 @@ class Engine:
             except TargetError as exc:
                 await self._record_error(work, writer, f"target error: {exc}")
                 return
+            except SafetyscopeError:
+                raise  # user-fixable (e.g. the embedded model's package is missing): stop the run
+            except Exception as exc:  # a backend bug is recorded on its attempt like any failed call
+                await self._record_error(work, writer, f"target error: {type(exc).__name__}: {exc}")
+                return
             self._consecutive_failures = 0
             new_response = (work.response_key, self._plan.target.spec.name, work.response)
         else:
@@ -198,6 +214,8 @@ class Engine:
                 self.stats.judge_calls += 1
                 work.verdict = await self._plan.judge.judge(
                     JudgeInput(sample=work.sample, sent=work.sent, response=decoded))
+            except SafetyscopeError:
+                raise  # user-fixable (e.g. a judge's API key is missing): stop the run
             except Exception as exc:  # a judge bug must not stop the run; the attempt stays retryable
                 await self._record_error(work, writer, f"judge error: {type(exc).__name__}: {exc}",
                                          count=False, response=new_response)

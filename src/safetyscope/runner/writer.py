@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
 from safetyscope.core.records import Generation, Verdict
@@ -19,8 +20,10 @@ class _Buffer:
 class BatchWriter:
     """Collects finished attempts and writes them in one transaction per batch, off the event loop.
 
-    A batch is written when it reaches ``batch_size`` or every ``interval_s``; ``close`` writes the rest.
-    Adding waits while a full batch is being written, which bounds memory.
+    A batch is written when it reaches ``batch_size`` or every ``interval_s``; ``close`` stops the timer
+    (waiting for a write in progress, never cancelling it) and writes the rest. Adding waits while a full
+    batch is being written, which bounds memory. A failed write is raised from the next ``add`` or ``close``:
+    the run stops rather than count attempts the store does not hold.
     """
 
     def __init__(self, store: Store, *, batch_size: int = 2048, interval_s: float = 0.5) -> None:
@@ -29,7 +32,9 @@ class BatchWriter:
         self._interval_s = interval_s
         self._buffer = _Buffer()
         self._lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
         self._ticker: asyncio.Task[None] | None = None
+        self._failure: BaseException | None = None
         self.written = 0
 
     def start(self) -> None:
@@ -37,6 +42,7 @@ class BatchWriter:
 
     async def add(self, attempt: AttemptRecord, *, response: tuple[str, str, Generation] | None = None,
                   verdict: tuple[str, str, str, Verdict] | None = None) -> None:
+        self._raise_failure()
         if response is not None:
             self._buffer.responses.append(response)
         if verdict is not None:
@@ -55,12 +61,23 @@ class BatchWriter:
             self.written += len(batch.attempts)
 
     async def close(self) -> None:
+        self._stopping.set()
         if self._ticker is not None:
-            self._ticker.cancel()
+            await self._ticker
             self._ticker = None
+        self._raise_failure()
         await self.flush()
 
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
     async def _tick(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval_s)
-            await self.flush()
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):  # the interval passed without a stop
+                await asyncio.wait_for(self._stopping.wait(), self._interval_s)
+            try:
+                await self.flush()
+            except Exception as exc:  # kept, and raised to the engine from add() or close()
+                self._failure = exc
+                return
