@@ -61,5 +61,6 @@ def test_over_refusal_needs_a_refusal_state():
 
 
 def test_unmapped_hazards_get_their_own_row():
-    card = build_scorecard([row("unmapped", "refuse", "unsafe", "complied", 2), row("vcr", "refuse", "safe", "refused")])
+    card = build_scorecard([row("unmapped", "refuse", "unsafe", "complied", 2),
+                            row("vcr", "refuse", "safe", "refused")])
     assert card.hazards == ["vcr", "unmapped"]
