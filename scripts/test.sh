@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q -e '.[all,test]'
+# Debian's Chromium for the report's browser test (the test skips with a reason where it is absent).
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || true
+fi
 if [ -z "${SAFETYSCOPE_TEST_POSTGRES_URL:-}" ] && [ "$(id -u)" = 0 ]; then
   SAFETYSCOPE_TEST_POSTGRES_URL=$(bash scripts/start-postgres.sh)
   export SAFETYSCOPE_TEST_POSTGRES_URL
