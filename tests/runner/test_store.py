@@ -2,9 +2,10 @@ import os
 
 import pytest
 
+from safetyscope.core.database import database_url
 from safetyscope.core.records import Generation, RefusalState, Verdict, VerdictLabel
 from safetyscope.runner.schema import MIGRATIONS
-from safetyscope.runner.store import AttemptRecord, Store, ValidationRow, database_url
+from safetyscope.runner.store import AttemptRecord, Store, ValidationRow
 
 
 def _attempt(run_id: str, attempt_id: str, *, error: str | None = None) -> AttemptRecord:

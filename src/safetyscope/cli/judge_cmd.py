@@ -12,11 +12,12 @@ from rich.console import Console
 from rich.table import Table
 
 from safetyscope.core.config import DEFAULT_OUTPUT_DIR, store_location
+from safetyscope.core.database import utc_now
 from safetyscope.core.hashing import content_hash
 from safetyscope.datasets import open_labelled_set
 from safetyscope.judges import create_judge
 from safetyscope.judges.validation import POSITIVE_MEANING, JudgeEvaluation, judge_items, summarise
-from safetyscope.runner.store import Store, ValidationRow, utc_now
+from safetyscope.runner.store import Store, ValidationRow
 
 judge_app = typer.Typer(no_args_is_help=True, help="Measure judges on human-labelled responses.")
 

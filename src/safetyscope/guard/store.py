@@ -19,19 +19,14 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
-    create_engine,
     delete,
-    event,
     insert,
     select,
-    text,
     update,
 )
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from safetyscope.core.errors import StoreError
+from safetyscope.core.database import apply_migrations, open_engine, utc_now
 from safetyscope.guard.hedge import Hedge
-from safetyscope.runner.store import database_url, utc_now
 
 metadata = MetaData()
 
@@ -113,13 +108,7 @@ class GuardStore:
     @classmethod
     def open(cls, location: str) -> GuardStore:
         """Open (and migrate) the store at a path or SQLAlchemy URL."""
-        try:
-            engine = create_engine(database_url(location), pool_pre_ping=True)
-        except (SQLAlchemyError, ImportError, ValueError) as exc:
-            raise StoreError(f"cannot open guard store {location}: {exc}") from None
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
-        store = cls(engine)
+        store = cls(open_engine(location, what="guard store"))
         store.migrate()
         return store
 
@@ -132,22 +121,8 @@ class GuardStore:
 
     def migrate(self) -> int:
         """Apply migrations not yet applied; returns the schema version."""
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(text("CREATE TABLE IF NOT EXISTS guard_schema_migrations "
-                                  "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"))
-                current = conn.execute(text("SELECT MAX(version) FROM guard_schema_migrations")).scalar() or 0
-                if current > len(MIGRATIONS):
-                    raise StoreError(f"guard store {self.url} has schema version {current}, newer than this "
-                                     f"safetyscope ({len(MIGRATIONS)}); upgrade safetyscope")
-                for version in range(current + 1, len(MIGRATIONS) + 1):
-                    for statement in MIGRATIONS[version - 1]:
-                        conn.execute(text(statement))
-                    conn.execute(text("INSERT INTO guard_schema_migrations (version, applied_at) VALUES (:v, :t)"),
-                                 {"v": version, "t": utc_now()})
-        except OperationalError as exc:
-            raise StoreError(f"cannot use guard store {self.url}: {exc.orig}") from None
-        return len(MIGRATIONS)
+        return apply_migrations(self._engine, MIGRATIONS, version_table="guard_schema_migrations",
+                                what="guard store")
 
     # --- decisions --------------------------------------------------------------------------------------
 
@@ -223,11 +198,3 @@ def _decision_row(row: Any) -> DecisionRow:
                        decision=orjson.loads(row["decision"]), input_hash=row["input_hash"],
                        input_text=row["input_text"], latency_ms=float(row["latency_ms"]),
                        true_label=row["true_label"])
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()

@@ -8,35 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event, func, insert, select, text, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from safetyscope.core.errors import StoreError
+from safetyscope.core.database import apply_migrations, open_engine, utc_now
 from safetyscope.core.records import Generation, RefusalState, Verdict, VerdictLabel
 from safetyscope.runner.schema import MIGRATIONS, attempts, judge_validations, responses, runs, verdicts
 
 _LOOKUP_CHUNK = 500
 
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def database_url(location: str) -> str:
-    """A SQLAlchemy URL for a path or URL; ``postgresql://`` uses the psycopg 3 driver."""
-    if "://" not in location:
-        path = Path(location).expanduser().resolve()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{path}"
-    if location.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg://" + location.split("://", 1)[1]
-    return location
 
 
 @dataclass(frozen=True)
@@ -120,14 +103,7 @@ class Store:
     @classmethod
     def open(cls, location: str) -> Store:
         """Open (and migrate) the store at a path or URL."""
-        url = database_url(location)
-        try:
-            engine = create_engine(url, pool_pre_ping=True)
-        except (SQLAlchemyError, ImportError, ValueError) as exc:
-            raise StoreError(f"cannot open store {location}: {exc}") from None
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
-        store = cls(engine)
+        store = cls(open_engine(location, what="store"))
         store.migrate()
         return store
 
@@ -138,26 +114,9 @@ class Store:
     def close(self) -> None:
         self._engine.dispose()
 
-    # --- schema -----------------------------------------------------------------------------------------
-
     def migrate(self) -> int:
         """Apply migrations not yet applied; returns the schema version."""
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(text("CREATE TABLE IF NOT EXISTS schema_migrations "
-                                  "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"))
-                current = conn.execute(text("SELECT MAX(version) FROM schema_migrations")).scalar() or 0
-                if current > len(MIGRATIONS):
-                    raise StoreError(f"store {self.url} has schema version {current}, newer than this "
-                                     f"safetyscope ({len(MIGRATIONS)}); upgrade safetyscope")
-                for version in range(current + 1, len(MIGRATIONS) + 1):
-                    for statement in MIGRATIONS[version - 1]:
-                        conn.execute(text(statement))
-                    conn.execute(text("INSERT INTO schema_migrations (version, applied_at) VALUES (:v, :t)"),
-                                 {"v": version, "t": utc_now()})
-        except OperationalError as exc:
-            raise StoreError(f"cannot use store {self.url}: {exc.orig}") from None
-        return len(MIGRATIONS)
+        return apply_migrations(self._engine, MIGRATIONS, version_table="schema_migrations", what="store")
 
     # --- runs -------------------------------------------------------------------------------------------
 
@@ -322,12 +281,3 @@ def _run_row(row: Any) -> RunRow:
 def _chunks(keys: list[str]) -> Iterator[list[str]]:
     for start in range(0, len(keys), _LOOKUP_CHUNK):
         yield keys[start:start + _LOOKUP_CHUNK]
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA wal_autocheckpoint=10000")  # fewer, larger checkpoints: far fewer bytes written
-    cursor.close()
