@@ -3,13 +3,12 @@ and the readability test the decoders use to leave plain-text replies alone."""
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from collections.abc import Sequence
-from importlib import resources
 from typing import Any
 
+from safetyscope.core import resources
 from safetyscope.core.errors import UsageError
 from safetyscope.core.records import ComponentSpec, Message, Sample
 
@@ -71,17 +70,20 @@ def assistant(content: str) -> Message:
 
 # ---- data files --------------------------------------------------------------------------------------------
 
+DATA_PACKAGE = "safetyscope.attacks"
+
+
 def read_data_text(filename: str) -> str:
     """A file from ``safetyscope/attacks/data`` (read with importlib.resources)."""
-    return resources.files("safetyscope.attacks").joinpath("data", filename).read_text(encoding="utf-8")
+    return resources.read_text(DATA_PACKAGE, filename)
 
 
 def read_data_json(filename: str) -> Any:
-    return json.loads(read_data_text(filename))
+    return resources.read_json(DATA_PACKAGE, filename)
 
 
 def read_data_jsonl(filename: str) -> list[Any]:
-    return [json.loads(line) for line in read_data_text(filename).splitlines() if line.strip()]
+    return resources.read_jsonl(DATA_PACKAGE, filename)
 
 
 def strip_prefix(text: str, prefixes: Sequence[str]) -> str:

@@ -18,13 +18,13 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-import aiohttp
 import orjson
 
 from safetyscope.core.errors import TargetError
 from safetyscope.core.records import GenerationParams, Message
 from safetyscope.judges.model import Completion, TokenLogprob
-from safetyscope.targets.openai_compat import RETRYABLE_STATUSES, OpenAICompatibleTarget, parse_retry_after
+from safetyscope.targets.http import SessionHolder, bearer_headers, post_json
+from safetyscope.targets.openai_compat import OpenAICompatibleTarget
 
 TOP_LOGPROBS = 5
 
@@ -38,7 +38,7 @@ class LogprobsClient:
         self._url = str(target.spec.options["base_url"]).rstrip("/") + "/chat/completions"
         self._api_key_env = api_key_env
         self._top_logprobs = top_logprobs
-        self._session: aiohttp.ClientSession | None = None
+        self._sessions = SessionHolder()
 
     def request_body(self, messages: Sequence[Message], params: GenerationParams) -> dict[str, Any]:
         """The target's own request body plus the log-probability fields."""
@@ -49,28 +49,13 @@ class LogprobsClient:
 
     async def complete(self, messages: Sequence[Message], params: GenerationParams) -> Completion:
         """One call; HTTP and connection failures raise ``TargetError`` (retryable where backing off helps)."""
-        headers = {"Content-Type": "application/json"}
-        api_key = os.environ.get(self._api_key_env)
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
-        try:
-            async with self._session.post(self._url, data=orjson.dumps(self.request_body(messages, params)),
-                                          headers=headers) as reply:
-                payload = await reply.read()
-                if reply.status != 200:
-                    detail = payload[:300].decode("utf-8", "replace").strip()
-                    raise TargetError(f"HTTP {reply.status}: {detail}", retryable=reply.status in RETRYABLE_STATUSES,
-                                      retry_after_s=parse_retry_after(reply.headers.get("Retry-After")))
-        except aiohttp.ClientError as exc:
-            raise TargetError(f"{self._url}: {type(exc).__name__}: {exc}", retryable=True) from exc
+        headers = bearer_headers(os.environ.get(self._api_key_env))
+        session = self._sessions.get()
+        payload = await post_json(session, self._url, orjson.dumps(self.request_body(messages, params)), headers)
         return parse_logprobs_reply(payload, self._url)
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._sessions.aclose()
 
 
 def parse_logprobs_reply(payload: bytes, url: str = "") -> Completion:

@@ -20,17 +20,14 @@ The target is built lazily, on the first call, so constructing a judge never loa
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, ClassVar, Literal, TypeVar
 
-import yaml
-
+from safetyscope.core import resources
 from safetyscope.core.errors import TargetError, UsageError
 from safetyscope.core.records import (
     ComponentSpec,
@@ -59,17 +56,17 @@ T = TypeVar("T")
 
 def load_text(filename: str) -> str:
     """A file from ``safetyscope/judges/data``, exactly as stored (no stripping: whitespace is part of formats)."""
-    return resources.files(DATA_PACKAGE).joinpath("data", filename).read_text(encoding="utf-8")
+    return resources.read_text(DATA_PACKAGE, filename)
 
 
 def load_json(filename: str) -> Any:
     """A JSON file from ``safetyscope/judges/data``."""
-    return json.loads(load_text(filename))
+    return resources.read_json(DATA_PACKAGE, filename)
 
 
 def load_yaml(filename: str) -> Any:
     """A YAML file from ``safetyscope/judges/data``."""
-    return yaml.safe_load(load_text(filename))
+    return resources.read_yaml(DATA_PACKAGE, filename)
 
 
 # ----------------------------------------------------------------------------------------------------------

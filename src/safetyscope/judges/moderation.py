@@ -17,7 +17,6 @@ import os
 import random
 from typing import Any
 
-import aiohttp
 import orjson
 
 from safetyscope.core.errors import PrerequisiteError, TargetError, UsageError
@@ -25,7 +24,8 @@ from safetyscope.core.records import ComponentSpec, JudgeInput, Verdict, Verdict
 from safetyscope.judges.base import judges
 from safetyscope.judges.model import JudgeFailure, user_prompt
 from safetyscope.runner.retry import RetryPolicy, retry_call
-from safetyscope.targets.openai_compat import OPENAI_BASE_URL, RETRYABLE_STATUSES, parse_retry_after
+from safetyscope.targets.http import SessionHolder, bearer_headers, post_json
+from safetyscope.targets.openai_compat import OPENAI_BASE_URL
 from safetyscope.taxonomy.catalog import TaxonomyCatalog
 from safetyscope.taxonomy.records import TaxonomyError
 
@@ -50,7 +50,7 @@ class ModerationJudge:
         self._side = side
         self._policy = RetryPolicy(timeout_s=timeout_s, max_retries=max_retries, max_delay_s=20.0)
         self._rng = random.Random(0)
-        self._session: aiohttp.ClientSession | None = None
+        self._sessions = SessionHolder()
         self._catalog = TaxonomyCatalog()
 
     @property
@@ -64,28 +64,14 @@ class ModerationJudge:
         return {"input": text, "model": self._model}
 
     def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json"}
         api_key = os.environ.get(self._api_key_env)
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
-        elif self._base_url == OPENAI_BASE_URL:
+        if not api_key and self._base_url == OPENAI_BASE_URL:
             raise PrerequisiteError(f"the openai-moderation judge needs an API key: set the environment variable "
                                     f"{self._api_key_env} (or pass base_url for a compatible local server)")
-        return headers
+        return bearer_headers(api_key)
 
     async def _post(self, body: bytes, headers: dict[str, str]) -> bytes:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
-        try:
-            async with self._session.post(self._url, data=body, headers=headers) as reply:
-                payload = await reply.read()
-                if reply.status != 200:
-                    detail = payload[:300].decode("utf-8", "replace").strip()
-                    raise TargetError(f"HTTP {reply.status}: {detail}", retryable=reply.status in RETRYABLE_STATUSES,
-                                      retry_after_s=parse_retry_after(reply.headers.get("Retry-After")))
-                return payload
-        except aiohttp.ClientError as exc:
-            raise TargetError(f"{self._url}: {type(exc).__name__}: {exc}", retryable=True) from exc
+        return await post_json(self._sessions.get(), self._url, body, headers)
 
     async def judge(self, item: JudgeInput) -> Verdict:
         """Moderate the response (or prompt); failures are unscored with the reason."""
@@ -139,9 +125,7 @@ class ModerationJudge:
                        explanation=f"The moderation API flags the {judged} ({listed}).")
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._sessions.aclose()
 
 
 @judges.register("openai-moderation", description="OpenAI moderation API (POST /moderations); flagged -> unsafe.")

@@ -20,13 +20,11 @@ Binary use counts partial refusal as refusal. ``docs/refusal-judge.md`` has the 
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import string
 import unicodedata
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 from safetyscope.core.records import (
@@ -37,6 +35,7 @@ from safetyscope.core.records import (
     Verdict,
     VerdictLabel,
 )
+from safetyscope.core.resources import read_json
 from safetyscope.judges.base import judges
 
 JUDGE_VERSION = 1
@@ -565,8 +564,7 @@ class RefusalModel:
     @classmethod
     def load_default(cls) -> RefusalModel:
         """Load the weights shipped in ``safetyscope/judges/data``."""
-        raw = resources.files(WEIGHTS_PACKAGE).joinpath("data", WEIGHTS_FILE).read_text(encoding="utf-8")
-        return cls.from_dict(json.loads(raw))
+        return cls.from_dict(read_json(WEIGHTS_PACKAGE, WEIGHTS_FILE))
 
     def predict(self, values: dict[str, float]) -> tuple[tuple[float, float, float], dict[str, float]]:
         """Class probabilities (softmax) and each feature's contribution to the refusal log-odds."""

@@ -6,18 +6,18 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from email.utils import parsedate_to_datetime
 from typing import Any
 
-import aiohttp
 import orjson
 
 from safetyscope.core.errors import PrerequisiteError, TargetError
 from safetyscope.core.records import ComponentSpec, Generation, GenerationParams, Message
 from safetyscope.targets.base import BaseTarget, target_providers, with_system_prompt
+from safetyscope.targets.http import RETRYABLE_STATUSES, SessionHolder, bearer_headers, parse_retry_after, post_json
+
+__all__ = ["OPENAI_BASE_URL", "RETRYABLE_STATUSES", "OpenAICompatibleTarget", "create_openai", "parse_retry_after"]
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
-RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
 class OpenAICompatibleTarget(BaseTarget):
@@ -29,11 +29,9 @@ class OpenAICompatibleTarget(BaseTarget):
                                        options={"base_url": base_url.rstrip("/"), "extra_body": extra_body}))
         self._model = model
         self._url = base_url.rstrip("/") + "/chat/completions"
-        self._headers = {"Content-Type": "application/json"}
-        if api_key:
-            self._headers["Authorization"] = f"Bearer {api_key}"
+        self._headers = bearer_headers(api_key)
         self._extra_body = extra_body
-        self._session: aiohttp.ClientSession | None = None
+        self._sessions = SessionHolder(limit=0, ttl_dns_cache=300)
 
     def request_body(self, messages: Sequence[Message], params: GenerationParams) -> dict[str, Any]:
         """The JSON body of one chat-completions call."""
@@ -51,49 +49,14 @@ class OpenAICompatibleTarget(BaseTarget):
         return body
 
     async def generate(self, messages: Sequence[Message], params: GenerationParams) -> Generation:
-        session = self._session_for_loop()
+        session = self._sessions.get()
         started = time.perf_counter()
-        try:
-            async with session.post(self._url, data=orjson.dumps(self.request_body(messages, params)),
-                                    headers=self._headers) as reply:
-                payload = await reply.read()
-                if reply.status != 200:
-                    raise _http_error(reply.status, payload, reply.headers.get("Retry-After"))
-        except aiohttp.ClientError as exc:
-            raise TargetError(f"{self._url}: {type(exc).__name__}: {exc}", retryable=True) from exc
+        payload = await post_json(session, self._url, orjson.dumps(self.request_body(messages, params)), self._headers)
         latency_ms = (time.perf_counter() - started) * 1000
         return _parse_completion(payload, latency_ms, self._url)
 
-    def _session_for_loop(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None))
-        return self._session
-
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-
-def _http_error(status: int, payload: bytes, retry_after: str | None) -> TargetError:
-    detail = payload[:300].decode("utf-8", "replace").strip()
-    return TargetError(f"HTTP {status}: {detail}", retryable=status in RETRYABLE_STATUSES,
-                       retry_after_s=parse_retry_after(retry_after))
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date); None if absent or bad."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
+        await self._sessions.aclose()
 
 
 def _parse_completion(payload: bytes, latency_ms: float, url: str) -> Generation:
