@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -60,6 +60,35 @@ def apply_migrations(engine: Engine, migrations: Sequence[Sequence[str]], *, ver
     except OperationalError as exc:
         raise StoreError(f"cannot use {what} {url}: {exc.orig}") from None
     return len(migrations)
+
+
+class MigratedDatabase:
+    """Base of the stores: opened from a path or URL, migrated on open by its own migration list."""
+
+    migrations: ClassVar[Sequence[Sequence[str]]]
+    version_table: ClassVar[str]
+    what: ClassVar[str]
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @classmethod
+    def open(cls, location: str) -> Self:
+        """Open (and migrate) the database at a path or SQLAlchemy URL."""
+        database = cls(open_engine(location, what=cls.what))
+        database.migrate()
+        return database
+
+    @property
+    def url(self) -> str:
+        return self._engine.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def migrate(self) -> int:
+        """Apply migrations not yet applied; returns the schema version."""
+        return apply_migrations(self._engine, self.migrations, version_table=self.version_table, what=self.what)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -13,7 +13,6 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     Column,
-    Engine,
     Float,
     Integer,
     MetaData,
@@ -25,7 +24,7 @@ from sqlalchemy import (
     update,
 )
 
-from safetyscope.core.database import apply_migrations, open_engine, utc_now
+from safetyscope.core.database import MigratedDatabase, utc_now
 from safetyscope.guard.hedge import Hedge
 
 metadata = MetaData()
@@ -99,30 +98,12 @@ class DecisionRow:
     true_label: str | None
 
 
-class GuardStore:
+class GuardStore(MigratedDatabase):
     """Access to one guard database. Thread-safe one call at a time (each call is one transaction)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    @classmethod
-    def open(cls, location: str) -> GuardStore:
-        """Open (and migrate) the store at a path or SQLAlchemy URL."""
-        store = cls(open_engine(location, what="guard store"))
-        store.migrate()
-        return store
-
-    @property
-    def url(self) -> str:
-        return self._engine.url.render_as_string(hide_password=True)
-
-    def close(self) -> None:
-        self._engine.dispose()
-
-    def migrate(self) -> int:
-        """Apply migrations not yet applied; returns the schema version."""
-        return apply_migrations(self._engine, MIGRATIONS, version_table="guard_schema_migrations",
-                                what="guard store")
+    migrations = MIGRATIONS
+    version_table = "guard_schema_migrations"
+    what = "guard store"
 
     # --- decisions --------------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import orjson
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from safetyscope.core.database import apply_migrations, open_engine, utc_now
+from safetyscope.core.database import MigratedDatabase, utc_now
 from safetyscope.core.records import Generation, RefusalState, Verdict, VerdictLabel
 from safetyscope.runner.schema import MIGRATIONS, attempts, judge_validations, responses, runs, verdicts
 
@@ -93,30 +93,16 @@ class TallyRow:
     count: int
 
 
-class Store:
+class Store(MigratedDatabase):
     """Access to one results database. Safe to share between threads one call at a time."""
 
+    migrations = MIGRATIONS
+    version_table = "schema_migrations"
+    what = "store"
+
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+        super().__init__(engine)
         self._dialect = engine.dialect.name
-
-    @classmethod
-    def open(cls, location: str) -> Store:
-        """Open (and migrate) the store at a path or URL."""
-        store = cls(open_engine(location, what="store"))
-        store.migrate()
-        return store
-
-    @property
-    def url(self) -> str:
-        return self._engine.url.render_as_string(hide_password=True)
-
-    def close(self) -> None:
-        self._engine.dispose()
-
-    def migrate(self) -> int:
-        """Apply migrations not yet applied; returns the schema version."""
-        return apply_migrations(self._engine, MIGRATIONS, version_table="schema_migrations", what="store")
 
     # --- runs -------------------------------------------------------------------------------------------
 
