@@ -186,7 +186,7 @@ class GuardEngine:
         item = judge_input(messages, direction, decision_id)
         specs = self.policy.experts_for(direction)
         answers = await asyncio.gather(*(self._ask(spec, item) for spec in specs))
-        hedge = self.hedge()
+        hedge = await asyncio.to_thread(self.hedge)  # store reads stay off the event loop
         voting = [spec.name for spec, (_, status, _, _) in zip(specs, answers, strict=True) if status == "ok"]
         weights = hedge.weights(voting)
         votes: list[ExpertVote] = []
@@ -216,9 +216,9 @@ class GuardEngine:
             else (), experts=tuple(votes), weights={name: round(w, 6) for name, w in weights.items()},
             skipped=skipped, degraded=bool(skipped), reason=reason, latency_ms=round(_ms(start), 3))
         text = "\n".join(f"{message.role}: {message.content}" for message in messages)
-        self.store.add_decision(
-            decision_id=decision_id, policy=self.policy.name, policy_version=self.policy.version,
-            policy_digest=self.policy.digest, direction=direction, action=action, score=score_value,
+        await asyncio.to_thread(
+            self.store.add_decision, decision_id=decision_id, policy=self.policy.name,
+            policy_version=self.policy.version, policy_digest=self.policy.digest, direction=direction, action=action, score=score_value,
             categories=decision.categories,
             decision={**decision.model_dump(mode="json"), "all_experts": list(self._names),
                       "hedge_horizon": self.policy.hedge_horizon},

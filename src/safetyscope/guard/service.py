@@ -8,6 +8,7 @@ invalid fields get 422; an unknown policy or decision 404; a second label for a 
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
 import time
@@ -207,12 +208,12 @@ def create_app(engines: Mapping[str, GuardEngine], *, max_body_bytes: int = DEFA
 
     @app.post("/v1/feedback", response_model=FeedbackResult, summary="The true label of a decision.")
     async def feedback(body: FeedbackRequest) -> FeedbackResult:
-        row = next(iter(engines.values())).store.get_decision(body.decision_id)
+        row = await asyncio.to_thread(next(iter(engines.values())).store.get_decision, body.decision_id)
         if row is None:
             raise HTTPException(404, f"no guard decision {body.decision_id!r}")
         engine = engines.get(row.policy) or next(iter(engines.values()))
         try:
-            result = engine.feedback(body.decision_id, body.label)
+            result = await asyncio.to_thread(engine.feedback, body.decision_id, body.label)
         except UnknownDecision as exc:
             raise HTTPException(404, str(exc)) from None
         except AlreadyLabelled as exc:
