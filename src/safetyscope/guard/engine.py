@@ -218,8 +218,8 @@ class GuardEngine:
         text = "\n".join(f"{message.role}: {message.content}" for message in messages)
         await asyncio.to_thread(
             self.store.add_decision, decision_id=decision_id, policy=self.policy.name,
-            policy_version=self.policy.version, policy_digest=self.policy.digest, direction=direction, action=action, score=score_value,
-            categories=decision.categories,
+            policy_version=self.policy.version, policy_digest=self.policy.digest, direction=direction,
+            action=action, score=score_value, categories=decision.categories,
             decision={**decision.model_dump(mode="json"), "all_experts": list(self._names),
                       "hedge_horizon": self.policy.hedge_horizon},
             input_hash=content_hash(text), input_text=text if self.policy.store_text else None,
