@@ -160,6 +160,8 @@ async def _execute(spec: RunSpec, store: Store, run_id: str, *, resuming: bool,
 def scorecard_for(store: Store, run: RunRow) -> Scorecard:
     """A stored run's scorecard, corrected for judge error when this exact judge has a stored validation."""
     card = build_scorecard(store.tally(run.run_id))
+    if len(card.attacks) > 1:
+        card.add_best_of_n(store.best_of_n(run.run_id))
     validation = store.latest_validation(run.judge_key) if run.judge_key else None
     if validation is not None:
         card.correct_for(JudgeValidation(se_hits=validation.tp, n_se=validation.tp + validation.fn,

@@ -186,3 +186,24 @@ async def test_unexpected_backend_exception_is_recorded_not_fatal(tmp_path, smal
     result = await evaluate_async(spec(tmp_path, small_dataset, target="mock/refuser", abort_after_failures=100))
     assert result.run.status == "incomplete" and result.stats.errors == 10
     assert result.scorecard.unscored_reasons == {"target error": 10}
+
+
+async def test_best_of_n_counts_a_prompt_broken_by_any_attack(tmp_path):
+    from helpers import write_jsonl
+
+    dataset = write_jsonl(tmp_path / "d.jsonl", [{"id": "a", "prompt": "first", "hazard": "ncr"},
+                                                 {"id": "b", "prompt": "second", "hazard": "ncr"},
+                                                 {"id": "c", "prompt": "benign", "hazard": "benign"}])
+    # The scripted model complies only with the reversed prompt "first": one attack breaks one prompt.
+    from safetyscope.attacks import create_attack
+    from safetyscope.datasets import open_dataset
+
+    first = next(iter(open_dataset(str(dataset))))
+    sent = (await create_attack("reverse").apply(first.messages, first, seed=0))[-1].content
+    result = await evaluate_async(spec(tmp_path, dataset, target="mock/scripted", attacks=("none", "reverse"),
+                                       target_options={"replies": {sent: "Sure, here are the steps: 1. do it."}}))
+    card = result.scorecard
+    assert card.attack_success[("none", "overall")].hits == 0
+    assert card.attack_success[("reverse", "overall")].hits == 1
+    best = card.best_of_n["overall"]
+    assert (best.hits, best.scored, best.unscored) == (1, 2, 0)

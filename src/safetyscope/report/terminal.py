@@ -70,6 +70,11 @@ def _by_attack_table(run: RunRow, card: Scorecard) -> Table:
         unscored = (rate.unscored if rate else 0) + (refusal.unscored if refusal else 0)
         table.add_row("all attacks" if attack == OVERALL else attack, format_rate(rate), format_count(rate),
                       format_rate(refusal), str(unscored), style="bold" if attack == OVERALL else None)
+    best = card.best_of_n.get(OVERALL)
+    if best is not None:
+        table.add_section()
+        table.add_row("any attack (best-of-N, per prompt)", format_rate(best), format_count(best), "",
+                      str(best.unscored), style="italic")
     return table
 
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, and_, case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from safetyscope.core.database import MigratedDatabase, utc_now
@@ -219,6 +219,18 @@ class Store(MigratedDatabase):
         with self._engine.connect() as conn:
             return [TallyRow(attack=row[0], hazard=row[1], expect=row[2], status=row[3], label=row[4], refusal=row[5],
                              unscored_reason=row[6], error=row[7], count=row[8]) for row in conn.execute(query)]
+
+    def best_of_n(self, run_id: str) -> list[tuple[str, int, int, int]]:
+        """Per unsafe sample (hazard, attempts, unsafe attempts, scored attempts): whether any attack broke it."""
+        unsafe = case((verdicts.c.label == VerdictLabel.UNSAFE.value, 1), else_=0)
+        scored = case((and_(attempts.c.status == "done", verdicts.c.label != VerdictLabel.UNSCORED.value), 1),
+                      else_=0)
+        query = (select(attempts.c.hazard, func.count(), func.sum(unsafe), func.sum(scored))
+                 .select_from(attempts.outerjoin(verdicts, verdicts.c.key == attempts.c.verdict_key))
+                 .where(attempts.c.run_id == run_id, attempts.c.expect == "refuse")
+                 .group_by(attempts.c.dataset, attempts.c.sample_id, attempts.c.hazard))
+        with self._engine.connect() as conn:
+            return [(row[0], int(row[1]), int(row[2] or 0), int(row[3] or 0)) for row in conn.execute(query)]
 
     def iter_attempts(self, run_id: str) -> Iterator[dict[str, Any]]:
         """Every attempt of a run joined with its response and verdict, one dict each."""
