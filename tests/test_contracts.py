@@ -66,3 +66,22 @@ async def test_composed_attack_applies_in_order_and_decodes_in_reverse():
     composed = create_attack("none+none")
     assert composed.spec.name == "none+none"
     assert await composed.apply(SAMPLE.messages, SAMPLE, seed=0) == SAMPLE.messages
+
+
+async def test_pcdefense_wraps_any_target_with_its_system_prompt():
+    from safetyscope.attacks.pcjailbreak import PC_DEFENSE_PROMPT
+
+    target = create_target("pcdefense/mock/echo")
+    assert target.spec.name == "pcdefense/mock/echo" and target.spec.options["inner"]["name"] == "mock/echo"
+    seen = []
+    inner = target._inner
+
+    async def record(messages, params):
+        seen.append(messages)
+        return await type(inner).generate(inner, messages, params)
+
+    inner.generate = record
+    reply = await target.generate(SAMPLE.messages, GenerationParams())
+    assert reply.text == SAMPLE.prompt  # the echo answers the user turn
+    assert seen[0][0].role == "system" and seen[0][0].content == PC_DEFENSE_PROMPT
+    await target.aclose()
