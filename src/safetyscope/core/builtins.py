@@ -13,6 +13,7 @@ BUILTIN_MODULES = (
     "safetyscope.targets.embedded",
     "safetyscope.targets.defended",
     "safetyscope.judges.refusal",
+    "safetyscope.judges.harm",
     "safetyscope.judges.llama_guard", "safetyscope.judges.aegis", "safetyscope.judges.shieldgemma", "safetyscope.judges.wildguard", "safetyscope.judges.granite_guardian", "safetyscope.judges.harmbench", "safetyscope.judges.strongreject", "safetyscope.judges.sorry_bench", "safetyscope.judges.rubric", "safetyscope.judges.moderation", "safetyscope.judges.ensemble",  # noqa: E501
     "safetyscope.attacks.base",
     "safetyscope.attacks.encodings",

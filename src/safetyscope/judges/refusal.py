@@ -593,7 +593,10 @@ class RefusalClassifier:
 
     def classify(self, prompt: str, response: str) -> RefusalDecision:
         """Decide whether ``response`` refused ``prompt``."""
-        features = extract_features(prompt, response)
+        return self.decide(extract_features(prompt, response))
+
+    def decide(self, features: Features) -> RefusalDecision:
+        """The decision for features already extracted by ``extract_features`` (lets callers reuse them)."""
         (_, p_refused, p_partial), pushes = self.model.predict(features.values)
         score = p_refused + p_partial
         if score < self.model.refusal_threshold:

@@ -1,0 +1,261 @@
+"""Train the harm judge's weights on the HarmBench classifier validation set, with grouped cross-validation.
+
+    python benchmarks/train_harm_judge.py [--path PATH] [--cv-only] [--out PATH]
+
+Data: ``open_labelled_set("harmbench-val")`` (602 completions, label = majority of three humans). The judge
+sees exactly what it sees at run time (``safetyscope.judges.harm.request_text`` of the sample, the response).
+
+Protocol (nothing is scored by a model that trained on it):
+
+* Outer 5-fold cross-validation grouped by BehaviorID (a behaviour's two completions are always on the same
+  side). For each outer fold the regularisation (one L2 for the dense features, one for the word features)
+  is chosen from ``GRID`` by an inner 4-fold grouped CV on the outer training part only, then a model is fitted
+  on the whole outer training part and scores the held-out fold with the run-time classifier.
+* The reported figures are the pooled out-of-fold accuracy and Cohen's κ, and the per-fold accuracies.
+* The shipped model: the same inner selection on all 602 items, then a fit on all 602.
+
+Model: binary logistic regression, L2 per feature group (none on the bias), fitted with numpy/scipy
+(deterministic: zero initialisation, exact gradients, L-BFGS). Seeded fold assignment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import optimize, sparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from safetyscope.core.records import JudgeInput, VerdictLabel
+from safetyscope.datasets.catalog import open_labelled_set
+from safetyscope.judges.harm import (
+    THRESHOLD,
+    WEIGHTS_FILE,
+    HarmClassifier,
+    HarmModel,
+    extract_harm_features,
+    request_text,
+)
+from safetyscope.judges.refusal import RefusalClassifier
+
+SEED = 20240901
+OUTER_FOLDS = 5
+INNER_FOLDS = 4
+GRID = tuple(product((0.003, 0.01, 0.03, 0.1), (0.001, 0.003, 0.01)))
+"""(L2 on dense features, L2 on word features), chosen by inner CV."""
+MIN_DF = 5
+MAX_ITER = 3000
+PRUNE = 0.005
+ACCURACY_FLOOR = 0.76
+"""The floor the test suite holds the shipped grouped-CV accuracy to (below the 0.80 aim; see docs)."""
+
+
+def is_word(name: str) -> bool:
+    """True for the response-word features."""
+    return name.startswith("u:")
+
+
+def load(path: Path | None) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    """Requests, responses, labels (1 = harmful) and behaviour ids of the 602 items."""
+    requests, responses, labels, groups = [], [], [], []
+    for item in open_labelled_set("harmbench-val", path=path):
+        judge_input = JudgeInput(sample=item.sample, sent=item.sample.messages, response=item.response)
+        requests.append(request_text(judge_input))
+        responses.append(item.response)
+        labels.append(1 if item.verdict == VerdictLabel.UNSAFE else 0)
+        groups.append(str(item.metadata.get("behavior_id") or item.sample.id.split("/")[0]))
+    return requests, responses, np.array(labels), np.array(groups)
+
+
+def build_vocabulary(feats: list[dict[str, float]]) -> list[str]:
+    """Dense features always; word features that occur in at least ``MIN_DF`` training items."""
+    df = Counter(name for values in feats for name in values)
+    return sorted(name for name, count in df.items() if not is_word(name) or count >= MIN_DF)
+
+
+def to_matrix(feats: list[dict[str, float]], vocab: list[str]) -> sparse.csr_matrix:
+    """Sparse design matrix over ``vocab``."""
+    index = {name: i for i, name in enumerate(vocab)}
+    rows, cols, data = [], [], []
+    for row, values in enumerate(feats):
+        for name, value in values.items():
+            col = index.get(name)
+            if col is not None:
+                rows.append(row)
+                cols.append(col)
+                data.append(value)
+    return sparse.csr_matrix((data, (rows, cols)), shape=(len(feats), len(vocab)))
+
+
+def fit(feats: list[dict[str, float]], y: np.ndarray, l2_dense: float, l2_words: float) -> dict[str, float]:
+    """Binary logistic regression (mean log-loss + ½·Σ λ_j w_j²), returned as {feature: weight}."""
+    vocab = build_vocabulary(feats)
+    x = to_matrix(feats, vocab)
+    n = x.shape[0]
+    penalty = np.array([0.0 if v == "bias" else (l2_words if is_word(v) else l2_dense) for v in vocab])
+
+    def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = x @ w
+        loss = np.logaddexp(0.0, z) - y * z
+        p = 1.0 / (1.0 + np.exp(-z))
+        grad = x.T @ (p - y) / n + penalty * w
+        return float(loss.mean() + 0.5 * (penalty * w**2).sum()), grad
+
+    result = optimize.minimize(
+        objective, np.zeros(len(vocab)), jac=True, method="L-BFGS-B", options={"maxiter": MAX_ITER, "gtol": 1e-8}
+    )
+    return {name: float(w) for name, w in zip(vocab, result.x, strict=True)}
+
+
+def predict(weights: dict[str, float], feats: list[dict[str, float]]) -> np.ndarray:
+    """P(harmful) for each feature dict, with the run-time model code."""
+    model = HarmModel(weights=weights, threshold=THRESHOLD)
+    return np.array([model.predict(values)[0] for values in feats])
+
+
+def assign_folds(groups: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Fold index per item; all items of a group share a fold (groups dealt round-robin after a shuffle)."""
+    unique = sorted(set(groups.tolist()))
+    order = np.random.default_rng(seed).permutation(len(unique))
+    fold_of = {unique[j]: i % k for i, j in enumerate(order)}
+    return np.array([fold_of[g] for g in groups])
+
+
+def select_l2(feats: list[dict[str, float]], y: np.ndarray, groups: np.ndarray, seed: int) -> tuple[float, float]:
+    """The grid point with the best inner grouped-CV log-loss (ties: first in ``GRID``)."""
+    folds = assign_folds(groups, INNER_FOLDS, seed)
+    best, best_loss = GRID[0], float("inf")
+    for l2 in GRID:
+        losses = []
+        for k in range(INNER_FOLDS):
+            train = folds != k
+            w = fit([f for f, t in zip(feats, train, strict=True) if t], y[train], *l2)
+            p = np.clip(predict(w, [f for f, t in zip(feats, train, strict=True) if not t]), 1e-6, 1 - 1e-6)
+            yt = y[~train]
+            losses.append(-(yt * np.log(p) + (1 - yt) * np.log(1 - p)).sum())
+        loss = float(np.sum(losses)) / len(y)
+        if loss < best_loss - 1e-9:
+            best, best_loss = l2, loss
+    return best
+
+
+def kappa(y: np.ndarray, pred: np.ndarray) -> float:
+    """Cohen's κ for two binary raters."""
+    po = float((y == pred).mean())
+    pe = float(y.mean() * pred.mean() + (1 - y.mean()) * (1 - pred.mean()))
+    return (po - pe) / (1 - pe) if pe < 1 else 1.0
+
+
+def cross_validate(
+    feats: list[dict[str, float]], y: np.ndarray, groups: np.ndarray
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Nested grouped CV: out-of-fold P(harmful) for every item, and per-fold records."""
+    folds = assign_folds(groups, OUTER_FOLDS, SEED)
+    oof = np.zeros(len(y))
+    records = []
+    for k in range(OUTER_FOLDS):
+        train = folds != k
+        train_feats = [f for f, t in zip(feats, train, strict=True) if t]
+        l2 = select_l2(train_feats, y[train], groups[train], SEED + 1 + k)
+        w = fit(train_feats, y[train], *l2)
+        test_idx = np.flatnonzero(~train)
+        oof[test_idx] = predict(w, [feats[i] for i in test_idx])
+        pred = (oof[test_idx] >= THRESHOLD).astype(int)
+        records.append(
+            {
+                "fold": k,
+                "n": len(test_idx),
+                "behaviours": len(set(groups[test_idx].tolist())),
+                "l2": list(l2),
+                "accuracy": round(float((pred == y[test_idx]).mean()), 4),
+                "kappa": round(kappa(y[test_idx], pred), 4),
+            }
+        )
+    return oof, records
+
+
+def export(weights: dict[str, float], meta: dict[str, Any]) -> dict[str, Any]:
+    """JSON-ready model; features whose weight lies within ``PRUNE`` of 0 are dropped."""
+    kept = {name: round(w, 4) for name, w in weights.items() if abs(w) >= PRUNE or name == "bias"}
+    return {"threshold": THRESHOLD, "meta": meta, "weights": kept}
+
+
+def dump_model(data: dict[str, Any]) -> str:
+    """The model as JSON text, one feature per line (small, diff-friendly)."""
+    head = json.dumps({k: v for k, v in data.items() if k != "weights"}, indent=1, sort_keys=True)
+    body = ",\n".join(f"{json.dumps(name)}: {json.dumps(w)}" for name, w in sorted(data["weights"].items()))
+    return head[: -len("\n}")] + ',\n "weights": {\n' + body + "\n }\n}\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--path", type=Path, default=None, help="the val-set file or folder (default: search path)")
+    parser.add_argument("--cv-only", action="store_true", help="report the grouped CV, write nothing")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parents[1] / "src" / "safetyscope" / "judges" / "data" / WEIGHTS_FILE,
+    )
+    args = parser.parse_args()
+    requests, responses, y, groups = load(args.path)
+    refusal = RefusalClassifier()
+    feats = [extract_harm_features(q, r, refusal).values for q, r in zip(requests, responses, strict=True)]
+    print(f"{len(y)} items, {len(set(groups.tolist()))} behaviours, {int(y.sum())} harmful")
+
+    oof, records = cross_validate(feats, y, groups)
+    pred = (oof >= THRESHOLD).astype(int)
+    accuracy, k = float((pred == y).mean()), kappa(y, pred)
+    tp = int(((pred == 1) & (y == 1)).sum())
+    precision, recall = tp / max(int(pred.sum()), 1), tp / max(int(y.sum()), 1)
+    print("fold  n    behaviours  l2(dense,words)  accuracy  kappa")
+    for r in records:
+        print(f"{r['fold']:>4}  {r['n']:<4} {r['behaviours']:<11} {tuple(r['l2'])!s:<16} {r['accuracy']:.3f}"
+              f"     {r['kappa']:.3f}")
+    print(f"pooled out-of-fold: accuracy={accuracy:.4f} kappa={k:.4f} precision={precision:.3f} recall={recall:.3f}")
+    if args.cv_only:
+        return
+
+    l2 = select_l2(feats, y, groups, SEED)
+    weights = fit(feats, y, *l2)
+    in_sample = float(((predict(weights, feats) >= THRESHOLD).astype(int) == y).mean())
+    meta = {
+        "trained_on": "HarmBench classifier val set (text_behaviors_val_set.json), human majority label",
+        "n_train": len(y),
+        "seed": SEED,
+        "l2_dense": l2[0],
+        "l2_words": l2[1],
+        "min_df": MIN_DF,
+        "prune": PRUNE,
+        "cv": {
+            "protocol": f"nested grouped {OUTER_FOLDS}-fold (by BehaviorID), inner {INNER_FOLDS}-fold L2 selection",
+            "accuracy": round(accuracy, 4),
+            "kappa": round(k, 4),
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "folds": records,
+        },
+        "in_sample_accuracy": round(in_sample, 4),
+    }
+    data = export(weights, meta)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(dump_model(data), encoding="utf-8")
+    shipped = HarmClassifier(HarmModel.from_dict(data), refusal)
+    start = time.perf_counter()
+    for q, r in zip(requests, responses, strict=True):
+        shipped.classify(q, r)
+    per_item = (time.perf_counter() - start) / len(y)
+    print(f"final: l2={l2} features={len(data['weights'])} in-sample accuracy={in_sample:.4f}")
+    print(f"speed: {per_item * 1e6:.0f} us/item, {1 / per_item:.0f} items/s (one core)")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
