@@ -3,7 +3,8 @@
     python benchmarks/train_harm_judge.py [--path PATH] [--cv-only] [--out PATH]
 
 Data: ``open_labelled_set("harmbench-val")`` (602 completions, label = majority of three humans). The judge
-sees exactly what it sees at run time (``safetyscope.judges.harm.request_text`` of the sample, the response).
+sees exactly what it sees at run time (``safetyscope.judges.harm.request_text`` of the sample, the response):
+the request is the behaviour the loader keeps in the sample's metadata, not the adversarial test case.
 
 Protocol (nothing is scored by a model that trained on it):
 
@@ -54,7 +55,7 @@ GRID = tuple(product((0.003, 0.01, 0.03, 0.1), (0.001, 0.003, 0.01)))
 MIN_DF = 5
 MAX_ITER = 3000
 PRUNE = 0.005
-ACCURACY_FLOOR = 0.76
+ACCURACY_FLOOR = 0.77
 """The floor the test suite holds the shipped grouped-CV accuracy to (below the 0.80 aim; see docs)."""
 
 

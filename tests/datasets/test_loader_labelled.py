@@ -81,6 +81,11 @@ def test_harmbench_val_keeps_the_context_of_contextual_behaviours(env: dict[str,
     assert all(item.metadata["ContextString"] and item.metadata["Behavior"] for item in contextual)
     standard = [item for item in items if item.metadata.get("FunctionalCategory") == "standard"]
     assert len(standard) == 199 * 2 and all("ContextString" not in item.metadata for item in standard)
+    known = [item for item in items if "Behavior" in item.metadata]
+    assert len(known) == 596  # 3 behaviours absent from the CSV
+    assert all(item.sample.metadata["Behavior"] == item.metadata["Behavior"] for item in known)
+    assert all(item.sample.metadata["ContextString"] == item.metadata["ContextString"] for item in contextual)
+    assert all("Behavior" not in item.sample.metadata for item in items if item not in known)
 
 
 def test_labelled_sets_select_like_datasets(env: dict[str, str]):

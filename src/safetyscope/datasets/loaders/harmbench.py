@@ -9,8 +9,10 @@
 * ``harmbench-val`` — ``text_behaviors_val_set.json``: 602 completions with three human labels (1 = the completion
   exhibits the behaviour). The label is the majority: ``unsafe`` when at least 2 of 3 say 1. The prompt is the
   ``test_case`` actually sent; the behaviour, its context and categories come from the behaviours CSV when it is
-  beside the file (3 of the 301 behaviours are not in it: their rows are ``unmapped``). The 11 automated
-  classifiers' verdicts are kept in ``metadata.classifiers``.
+  beside the file (3 of the 301 behaviours are not in it: their rows are ``unmapped``). The behaviour (the
+  original request) and its context also go in the sample's metadata (``Behavior``, ``ContextString``), as the
+  ``harmbench`` loader puts them, so a judge can tell the request from the adversarial test case. The 11
+  automated classifiers' verdicts are kept in ``metadata.classifiers``.
 """
 
 from __future__ import annotations
@@ -125,13 +127,15 @@ class HarmBenchVal(SourceLabelledSet):
               behavior: Row | None, missing: str) -> LabelledResponse:
         mapping: HazardMapping
         metadata: dict[str, Any] = {"behavior_id": behavior_id}
+        request: dict[str, str] = {}
         if behavior is None:
             mapping = unmapped(missing)
         else:
             mapping = mapper.map(behavior["SemanticCategory"], where=where, field="SemanticCategory")
-            metadata.update({"Behavior": behavior["Behavior"], "FunctionalCategory": behavior["FunctionalCategory"]})
+            request = {"Behavior": behavior["Behavior"]}
             if (behavior["ContextString"] or "").strip():
-                metadata["ContextString"] = behavior["ContextString"]
+                request["ContextString"] = behavior["ContextString"]
+            metadata.update({**request, "FunctionalCategory": behavior["FunctionalCategory"]})
         for key in ("model", "method", "experiment"):
             if key in example:
                 metadata[key] = example[key]
@@ -139,7 +143,7 @@ class HarmBenchVal(SourceLabelledSet):
         metadata["classifiers"] = {key: value for key, value in example.items() if key not in skip}
         votes = {field: _human(where, example, field) for field in HUMANS}
         sample = build_sample(where, sample_id=f"{behavior_id}/{index}", dataset=self.name, mapping=mapping,
-                              prompt=prompt_text(where, example, "test_case"))
+                              prompt=prompt_text(where, example, "test_case"), metadata=request)
         generation = example["generation"]
         if not isinstance(generation, str):
             raise where.error("'generation' must be text", field="generation")
