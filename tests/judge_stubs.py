@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from openai_stub import serve_on_loopback
+
 
 def chat_reply(text: str, tokens: list[tuple[str, float, list[tuple[str, float]]]] | None = None) -> dict[str, Any]:
     """A chat-completions body, with ``choices[0].logprobs.content`` when ``tokens`` is given."""
@@ -43,13 +45,7 @@ class ModerationStub:
         return web.json_response(payload, status=status, headers=headers)
 
     async def start(self) -> ModerationStub:
-        app = web.Application()
-        app.router.add_post("/v1/moderations", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve_on_loopback("/v1/moderations", self._handle)
         return self
 
     async def stop(self) -> None:

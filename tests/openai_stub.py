@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,18 @@ def refuse_unsafe(body: dict[str, Any], _count: int) -> tuple[int, dict[str, Any
     prompt = body["messages"][-1]["content"]
     text = "I'm sorry, but I can't help with that." if "unsafe" in prompt else f"Sure! Here is the answer: {prompt}"
     return 200, completion(text), {}
+
+
+async def serve_on_loopback(path: str, handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+                            ) -> tuple[web.AppRunner, int]:
+    """Serve ``POST path`` on 127.0.0.1 at a free port; returns the runner (to clean up) and the port."""
+    app = web.Application()
+    app.router.add_post(path, handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
 
 @dataclass
@@ -54,13 +66,7 @@ class StubServer:
         return web.json_response(payload, status=status, headers=headers)
 
     async def start(self) -> StubServer:
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve_on_loopback("/v1/chat/completions", self._handle)
         return self
 
     async def stop(self) -> None:
