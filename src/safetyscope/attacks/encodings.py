@@ -54,6 +54,16 @@ def encode_base64(text: str, rng: random.Random | None = None) -> str:
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
+def _decode_whole_or_runs(text: str, looks_whole: bool, run_pattern: re.Pattern[str],
+                          decode_run: Callable[[str], str | None]) -> str:
+    """The whole reply decoded when it looks encoded and decodes; else each encoded run decoded in place."""
+    if looks_whole:
+        whole = decode_run(text)
+        if whole is not None:
+            return whole
+    return _replace_runs(text, run_pattern, decode_run)
+
+
 def _b64_run(run: str) -> str | None:
     compact = re.sub(r"\s+", "", run).rstrip("=")
     if len(compact) % 4 == 1:  # never a whole base64 text: keep the longest decodable prefix
@@ -71,11 +81,8 @@ _B64_RUN = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}")
 
 def decode_base64(text: str) -> str:
     """Decode a base64 reply, or base64 runs embedded in a reply (strongREJECT-style, with padding repair)."""
-    if _B64_WHOLE.fullmatch(text) and len(text.strip()) >= 4:
-        whole = _b64_run(text)
-        if whole is not None:
-            return whole
-    return _replace_runs(text, _B64_RUN, _b64_run)
+    looks_whole = bool(_B64_WHOLE.fullmatch(text)) and len(text.strip()) >= 4
+    return _decode_whole_or_runs(text, looks_whole, _B64_RUN, _b64_run)
 
 
 def encode_base32(text: str, rng: random.Random | None = None) -> str:
@@ -96,11 +103,8 @@ _B32_RUN = re.compile(r"(?<![A-Za-z0-9])[A-Z2-7]{16,}={0,6}")
 
 
 def decode_base32(text: str) -> str:
-    if _B32_WHOLE.fullmatch(text) and len(text.strip()) >= 8:
-        whole = _b32_run(text)
-        if whole is not None:
-            return whole
-    return _replace_runs(text, _B32_RUN, _b32_run)
+    looks_whole = bool(_B32_WHOLE.fullmatch(text)) and len(text.strip()) >= 8
+    return _decode_whole_or_runs(text, looks_whole, _B32_RUN, _b32_run)
 
 
 def encode_hex(text: str, rng: random.Random | None = None) -> str:
@@ -122,11 +126,8 @@ _HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-fA-F]{2}){8,}(?![0-9A-Za-z])")
 
 
 def decode_hex(text: str) -> str:
-    if _HEX_WHOLE.fullmatch(text.strip() or "x"):
-        whole = _hex_run(text)
-        if whole is not None:
-            return whole
-    return _replace_runs(text, _HEX_RUN, _hex_run)
+    looks_whole = bool(_HEX_WHOLE.fullmatch(text.strip() or "x"))
+    return _decode_whole_or_runs(text, looks_whole, _HEX_RUN, _hex_run)
 
 
 def encode_binary(text: str, rng: random.Random | None = None) -> str:
