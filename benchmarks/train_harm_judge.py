@@ -22,7 +22,6 @@ Model: binary logistic regression, L2 per feature group (none on the bias), fitt
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import Counter
@@ -31,9 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import optimize, sparse
+from scipy import optimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from train_refusal_judge import dump_model, to_matrix  # the same sparse design matrix and JSON layout
 
 from safetyscope.core.records import JudgeInput, VerdictLabel
 from safetyscope.datasets.catalog import open_labelled_set
@@ -46,6 +47,7 @@ from safetyscope.judges.harm import (
     request_text,
 )
 from safetyscope.judges.refusal import RefusalClassifier
+from safetyscope.metrics.agreement import cohen_kappa
 
 SEED = 20240901
 OUTER_FOLDS = 5
@@ -82,18 +84,6 @@ def build_vocabulary(feats: list[dict[str, float]]) -> list[str]:
     return sorted(name for name, count in df.items() if not is_word(name) or count >= MIN_DF)
 
 
-def to_matrix(feats: list[dict[str, float]], vocab: list[str]) -> sparse.csr_matrix:
-    """Sparse design matrix over ``vocab``."""
-    index = {name: i for i, name in enumerate(vocab)}
-    rows, cols, data = [], [], []
-    for row, values in enumerate(feats):
-        for name, value in values.items():
-            col = index.get(name)
-            if col is not None:
-                rows.append(row)
-                cols.append(col)
-                data.append(value)
-    return sparse.csr_matrix((data, (rows, cols)), shape=(len(feats), len(vocab)))
 
 
 def fit(feats: list[dict[str, float]], y: np.ndarray, l2_dense: float, l2_words: float) -> dict[str, float]:
@@ -148,11 +138,6 @@ def select_l2(feats: list[dict[str, float]], y: np.ndarray, groups: np.ndarray, 
     return best
 
 
-def kappa(y: np.ndarray, pred: np.ndarray) -> float:
-    """Cohen's κ for two binary raters."""
-    po = float((y == pred).mean())
-    pe = float(y.mean() * pred.mean() + (1 - y.mean()) * (1 - pred.mean()))
-    return (po - pe) / (1 - pe) if pe < 1 else 1.0
 
 
 def cross_validate(
@@ -177,7 +162,7 @@ def cross_validate(
                 "behaviours": len(set(groups[test_idx].tolist())),
                 "l2": list(l2),
                 "accuracy": round(float((pred == y[test_idx]).mean()), 4),
-                "kappa": round(kappa(y[test_idx], pred), 4),
+                "kappa": round(cohen_kappa(y[test_idx].tolist(), pred.tolist()), 4),
             }
         )
     return oof, records
@@ -189,11 +174,6 @@ def export(weights: dict[str, float], meta: dict[str, Any]) -> dict[str, Any]:
     return {"threshold": THRESHOLD, "meta": meta, "weights": kept}
 
 
-def dump_model(data: dict[str, Any]) -> str:
-    """The model as JSON text, one feature per line (small, diff-friendly)."""
-    head = json.dumps({k: v for k, v in data.items() if k != "weights"}, indent=1, sort_keys=True)
-    body = ",\n".join(f"{json.dumps(name)}: {json.dumps(w)}" for name, w in sorted(data["weights"].items()))
-    return head[: -len("\n}")] + ',\n "weights": {\n' + body + "\n }\n}\n"
 
 
 def main() -> None:
@@ -213,7 +193,7 @@ def main() -> None:
 
     oof, records = cross_validate(feats, y, groups)
     pred = (oof >= THRESHOLD).astype(int)
-    accuracy, k = float((pred == y).mean()), kappa(y, pred)
+    accuracy, k = float((pred == y).mean()), cohen_kappa(y.tolist(), pred.tolist())
     tp = int(((pred == 1) & (y == 1)).sum())
     precision, recall = tp / max(int(pred.sum()), 1), tp / max(int(y.sum()), 1)
     print("fold  n    behaviours  l2(dense,words)  accuracy  kappa")
