@@ -78,6 +78,16 @@ def expand_attack_specs(specs: Sequence[str]) -> list[str]:
     return expanded
 
 
+async def decode_reply(attack: Attack, response: str) -> str:
+    """The reply in plain language for the judge: an attack that needs a model to decode (e.g. translating a
+    low-resource-language reply back) defines ``async def adecode``; every other attack decodes with ``decode``."""
+    adecode = getattr(attack, "adecode", None)
+    if adecode is not None:
+        decoded: str = await adecode(response)
+        return decoded
+    return attack.decode(response)
+
+
 class NoAttack:
     """Sends the sample as it is."""
 
@@ -116,6 +126,11 @@ class ComposedAttack:
     def decode(self, response: str) -> str:
         for part in reversed(self._parts):
             response = part.decode(response)
+        return response
+
+    async def adecode(self, response: str) -> str:
+        for part in reversed(self._parts):
+            response = await decode_reply(part, response)
         return response
 
 

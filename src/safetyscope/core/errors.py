@@ -52,3 +52,10 @@ class TargetError(SafetyscopeError):
 
 class StoreError(SafetyscopeError):
     """The results store cannot be opened or is in an unexpected state."""
+
+
+class AttackError(Exception):
+    """An attack could not produce what to send (its attacker model failed, timed out or returned nothing).
+
+    Deliberately not a :class:`SafetyscopeError`: the runner records it on its attempt as an *attack error*
+    (never as a refusal by the target) and the run goes on; the attempt stays retryable on resume."""
