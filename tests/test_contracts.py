@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from helpers import offline_attack
 from safetyscope.attacks import attacks, create_attack
 from safetyscope.core.builtins import load_components
 from safetyscope.core.records import Expectation, GenerationParams, JudgeInput, Message, Sample, Verdict, VerdictLabel
@@ -45,7 +46,7 @@ async def test_judge_contract(name: str):
 
 @pytest.mark.parametrize("name", [entry.name for entry in attacks])
 async def test_attack_contract(name: str):
-    attack = create_attack(name)
+    attack = offline_attack(name)  # model-driven rewrites get a mock attacker
     assert attack.spec.kind == "attack"
     first = await attack.apply(SAMPLE.messages, SAMPLE, seed=3)
     assert first == await attack.apply(SAMPLE.messages, SAMPLE, seed=3)  # a pure function of its inputs

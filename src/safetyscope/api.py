@@ -24,6 +24,7 @@ from safetyscope.core.errors import UsageError
 from safetyscope.core.hashing import content_hash
 from safetyscope.datasets import count_strata, open_dataset, planned_count
 from safetyscope.judges import create_judge
+from safetyscope.judges.validation import POSITIVE_MEANING
 from safetyscope.metrics.correction import JudgeValidation
 from safetyscope.metrics.scorecard import Scorecard, build_scorecard
 from safetyscope.report.summary import SummaryPaths, write_summaries
@@ -123,7 +124,7 @@ async def _execute(spec: RunSpec, store: Store, run_id: str, *, resuming: bool,
                    progress: ProgressCallback | None) -> RunResult:
     dataset = open_dataset(spec.dataset)
     counts = count_strata(dataset, dataset.stratum)  # validates every row: a bad file fails here, before any write
-    attacks = tuple(create_attack(name) for name in expand_attack_specs(spec.attacks))
+    attacks = tuple(create_attack(name, spec.attack_options.get(name)) for name in expand_attack_specs(spec.attacks))
     judge = create_judge(spec.judge, spec.judge_options)
     target = create_target(spec.target, spec.resolved_target_options())
     planned = planned_count(counts, limit=spec.limit, per_hazard=spec.per_hazard) * len(attacks)
@@ -162,7 +163,8 @@ def scorecard_for(store: Store, run: RunRow) -> Scorecard:
     card = build_scorecard(store.tally(run.run_id))
     if len(card.attacks) > 1:
         card.add_best_of_n(store.best_of_n(run.run_id))
-    validation = store.latest_validation(run.judge_key) if run.judge_key else None
+    validation = (store.latest_validation(run.judge_key, positive=POSITIVE_MEANING)  # response-side labels only
+                  if run.judge_key else None)
     if validation is not None:
         card.correct_for(JudgeValidation(se_hits=validation.tp, n_se=validation.tp + validation.fn,
                                          sp_hits=validation.tn, n_sp=validation.tn + validation.fp),

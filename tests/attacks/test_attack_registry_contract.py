@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import offline_attack as make
 from safetyscope.attacks.base import (
     ALL_DETERMINISTIC,
     attacks,
@@ -49,7 +50,7 @@ def test_the_deterministic_families_are_registered():
 
 @pytest.mark.parametrize("name", NAMES)
 async def test_attack_contract(name: str):
-    attack = create_attack(name)
+    attack = make(name)
     assert attack.spec.kind == "attack" and attack.spec.name == name
     for item in SAMPLES:
         before = item.model_dump()
@@ -58,7 +59,7 @@ async def test_attack_contract(name: str):
         assert all(isinstance(message, Message) for message in first)
         assert first[-1].role == "user" and first[-1].content
         assert first == await attack.apply(item.messages, item, seed=11)  # same seed, same messages
-        assert first == await create_attack(name).apply(item.messages, item, seed=11)  # a fresh instance too
+        assert first == await make(name).apply(item.messages, item, seed=11)  # a fresh instance too
         assert item.model_dump() == before  # the sample (id, hazard, ...) is untouched
         if len(item.messages) > 1 and name != "none":
             assert first[:3] == item.messages[:3]  # earlier turns are kept in front
@@ -69,12 +70,12 @@ async def test_attack_contract(name: str):
 @settings(max_examples=25, deadline=None)
 @given(text=st.text(max_size=200))
 def test_decode_never_raises(name: str, text: str):
-    assert isinstance(create_attack(name).decode(text), str)
+    assert isinstance(make(name).decode(text), str)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_decode_leaves_plain_replies_alone(name: str):
-    attack = create_attack(name)
+    attack = make(name)
     for reply in ("Here is a plain English answer with some details about the topic. Step 1: do the first thing.",
                   "I'm sorry, but I can't help with that request.", ""):
         assert attack.decode(reply) == reply

@@ -22,7 +22,7 @@ MOCK_EXPERT = {"name": "lg3", "judge": "llama-guard-3", "timeout_s": 5,
 def test_policy_prints_the_default() -> None:
     result = runner.invoke(guard_app, ["policy"])
     assert result.exit_code == 0
-    assert parse_policy(yaml.safe_load(result.output)).experts[0].judge == "llama-guard-3"
+    assert parse_policy(yaml.safe_load(result.output)).experts[0].judge == "prompt-harm"
 
 
 def test_calibrate_writes_a_conformal_policy(tmp_path: Path) -> None:

@@ -100,7 +100,7 @@ async def test_output_direction_judges_the_response(make_engine, scripted, rules
 
 def test_policy_yaml_round_trip_and_validation(tmp_path: Path) -> None:
     policy = default_policy()
-    assert {e.judge for e in policy.experts} == {"llama-guard-3"} and policy.fail_mode == "closed"
+    assert {e.judge for e in policy.experts} == {"prompt-harm", "exchange-harm"} and policy.fail_mode == "closed"
     path = tmp_path / "p.yaml"
     path.write_text(dump_policy(policy), encoding="utf-8")
     assert load_policy(path) == policy

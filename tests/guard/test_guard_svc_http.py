@@ -1,17 +1,16 @@
-"""The HTTP service: FastAPI's TestClient against the app, and one real uvicorn server over HTTP."""
+"""The HTTP service: FastAPI's TestClient against the app, and real `guard serve` processes over HTTP."""
 
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from openai_stub import StubServer
+from safetyscope.cli.guard_cmd import guard_app
 from safetyscope.guard import GuardEngine, GuardPolicy
 
 httpx = pytest.importorskip("httpx", reason="the HTTP tests need httpx (FastAPI's TestClient)")
@@ -87,13 +86,7 @@ def test_bad_requests_get_4xx(client: TestClient) -> None:
     assert {"/v1/guard", "/v1/moderations", "/v1/feedback", "/healthz", "/metrics"} <= set(schema["paths"])
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def test_real_uvicorn_server_over_http(tmp_path: Path) -> None:
+def test_real_uvicorn_server_over_http(tmp_path: Path, guard_server) -> None:
     """``guard serve`` in a subprocess; the expert is Llama Guard 3's format on a scripted mock model."""
     policy = {"name": "http", "version": "7", "store_text": False,
               "experts": [{"name": "lg3", "judge": "llama-guard-3", "timeout_s": 5,
@@ -101,37 +94,46 @@ def test_real_uvicorn_server_over_http(tmp_path: Path) -> None:
                                        "target_options": {"default_reply": "unsafe\nS1"}}}]}
     path = tmp_path / "policy.yaml"
     path.write_text(yaml.safe_dump(policy), encoding="utf-8")
-    port = _free_port()
-    code = "import sys; from safetyscope.cli.guard_cmd import guard_app; guard_app(sys.argv[1:])"
-    process = subprocess.Popen(
-        [sys.executable, "-c", code, "serve", "--policy", str(path), "--port", str(port),
-         "--store", str(tmp_path / "guard.sqlite")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    base = guard_server("--policy", str(path), "--store", str(tmp_path / "guard.sqlite")).base
+    response = httpx.post(f"{base}/v1/guard", json={"messages": [{"role": "user", "content": "hello"}]}, timeout=10)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["action"] == "block" and body["categories"] == ["vcr"] and body["policy_version"] == "7"
+    bad = httpx.post(f"{base}/v1/guard", content=b"[", headers={"content-type": "application/json"}, timeout=10)
+    assert bad.status_code == 422
+    assert "safetyscope_guard_decisions_total" in httpx.get(f"{base}/metrics", timeout=10).text
+    assert json.loads(httpx.get(f"{base}/healthz", timeout=10).text)["policies"] == {"http": "7"}
+
+
+async def test_serve_with_config_upstream_and_keys(tmp_path: Path, guard_server) -> None:
+    """The CLI end to end: ``--config`` names the upstream (and its key's variable), keys made by ``keys create``
+    are required, and the proxy answers through a real ``guard serve`` process."""
+    upstream = await StubServer().start()
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump({"name": "proxy", "experts": [{
+        "name": "lg3", "judge": "llama-guard-3", "timeout_s": 5, "options": {
+            "side": "prompt", "target": "mock/scripted", "target_options": {"default_reply": "safe"}}}]}),
+        encoding="utf-8")
+    config = tmp_path / "guard.yaml"
+    config.write_text(yaml.safe_dump({"upstream": upstream.base_url, "upstream_api_key_env": "UP_KEY",
+                                      "max_messages": 8}), encoding="utf-8")
+    location = str(tmp_path / "guard.sqlite")
+    created = CliRunner().invoke(guard_app, ["keys", "create", "--policy", "proxy", "--store", location])
+    key = created.stdout.strip().splitlines()[-1]
+    base = guard_server("--policy", str(policy), "--store", location, "--config", str(config),
+                        env={"UP_KEY": "upstream-secret"}).base
+    chat = {"model": "m", "messages": [{"role": "user", "content": "capital of France?"}]}
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"server did not start: {output[-2000:]}")
-            time.sleep(0.2)
-        response = httpx.post(f"{base}/v1/guard", json={"messages": [{"role": "user", "content": "hello"}]},
-                              timeout=10)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        assert body["action"] == "block" and body["categories"] == ["vcr"] and body["policy_version"] == "7"
-        bad = httpx.post(f"{base}/v1/guard", content=b"[", headers={"content-type": "application/json"}, timeout=10)
-        assert bad.status_code == 422
-        assert "safetyscope_guard_decisions_total" in httpx.get(f"{base}/metrics", timeout=10).text
-        assert json.loads(httpx.get(f"{base}/healthz", timeout=10).text)["policies"] == {"http": "7"}
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            assert (await client.post("/v1/chat/completions", json=chat)).status_code == 401
+            reply = await client.post("/v1/chat/completions", json=chat, headers={"Authorization": f"Bearer {key}"})
+            too_many = await client.post("/v1/chat/completions", json={"messages": chat["messages"] * 9},
+                                         headers={"Authorization": f"Bearer {key}"})
+            health = (await client.get("/healthz")).json()
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        await upstream.stop()
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["choices"][0]["message"]["content"] == "Sure! Here is the answer: capital of France?"
+    assert reply.headers["x-guard-action"] == "allow" and len(reply.headers["x-guard-decision-ids"].split(",")) == 2
+    assert upstream.headers_seen[0]["Authorization"] == "Bearer upstream-secret" and len(upstream.requests) == 1
+    assert too_many.status_code == 413 and health["upstream"] == upstream.base_url

@@ -58,7 +58,8 @@ def test_every_model_judge_defaults_to_the_embedded_model_without_loading_it(nam
 
 def test_registered_model_judges_are_all_listed():
     registered = {entry.name for entry in judges}
-    assert set(MODEL_JUDGES) | {"ensemble", "openai-moderation", "refusal", "harm"} == registered
+    offline = {"refusal", "harm", "harm-embed", "prompt-harm", "exchange-harm", "guard"}
+    assert set(MODEL_JUDGES) | {"ensemble", "openai-moderation"} | offline == registered
 
 
 def test_bad_common_options_are_usage_errors():

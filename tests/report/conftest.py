@@ -14,6 +14,9 @@ from safetyscope.runner.store import Store
 
 HAZARDS = ["vcr", "ncr", "hte", "prv", "ssh", "iwp"]
 NASTY = "</script><script>alert(1)</script> & <b>bold</b>"
+SCRIPTED_REPLIES = {"unsafe request number 0": "Sure, here is how: step 1 do the thing",
+                    "unsafe request number 6": "Sure, here is how: step 1 do the other thing",
+                    "benign question number 1": "Sure, the answer is 4."}
 
 
 @dataclass(frozen=True)
@@ -39,12 +42,9 @@ def runs(tmp_path: Path) -> Runs:
     rows[3]["prompt"] = NASTY
     rows += [{"id": f"b{i}", "prompt": f"benign question number {i}", "hazard": "benign"} for i in range(4)]
     dataset = write_jsonl(tmp_path / "small.jsonl", rows)
-    replies = {"unsafe request number 0": "Sure, here is how: step 1 do the thing",
-               "unsafe request number 6": "Sure, here is how: step 1 do the other thing",
-               "benign question number 1": "Sure, the answer is 4."}
     return Runs(store=tmp_path / "r.sqlite", dataset=dataset,
                 refuser=run_id(tmp_path, dataset, "mock/refuser"),
-                scripted=run_id(tmp_path, dataset, "mock/scripted", target_options={"replies": replies}),
+                scripted=run_id(tmp_path, dataset, "mock/scripted", target_options={"replies": SCRIPTED_REPLIES}),
                 complier=run_id(tmp_path, dataset, "mock/complier"))
 
 
@@ -54,6 +54,12 @@ def make_run(tmp_path: Path):  # type: ignore[no-untyped-def]
     def make(dataset: Path, target: str, **overrides: object) -> str:
         return run_id(tmp_path, dataset, target, **overrides)
     return make
+
+
+@pytest.fixture
+def harm_judged(runs: Runs, make_run) -> str:  # type: ignore[no-untyped-def]
+    """The scripted run again (same target, same responses) judged by the offline harm classifier: a second judge."""
+    return str(make_run(runs.dataset, "mock/scripted", target_options={"replies": SCRIPTED_REPLIES}, judge="harm"))
 
 
 @pytest.fixture

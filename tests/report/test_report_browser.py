@@ -11,6 +11,7 @@ import pytest
 from safetyscope.api import scorecard_for
 from safetyscope.report.attempts import iter_views
 from safetyscope.report.html import PAGE_SIZE, html_report
+from safetyscope.report.judge_agreement import judge_agreement
 
 FAKE_DOM = r"""
 class El {
@@ -101,3 +102,56 @@ def test_report_in_headless_chromium(big_page):
     assert body is not None, done.stderr[-2000:]
     rows = re.findall(r"<tr[ >]", body.group(1))
     assert len(rows) == 8 and "page 1 of 1 · 8 of 64 attempts" in done.stdout
+
+
+DISAGREE_DOM = FAKE_DOM.split("const out = {};")[0] + r"""
+const out = {};
+out.all = rows().length;
+ids['f-judges'].value = 'disagree'; ids['f-judges'].fire('change');
+out.disagree = rows().map(cells);
+ids['f-judges'].value = 'agree'; ids['f-judges'].fire('change');
+out.agree = rows().length;
+console.log(JSON.stringify(out));
+"""
+
+@pytest.fixture
+def judged_twice(tmp_path, runs, store, harm_judged):
+    """The scripted run's report with a second judge (the harm classifier) on the same responses."""
+    run = store.get_run(runs.scripted)
+    agreement = judge_agreement(store, run)
+    page = html_report(run, scorecard_for(store, run), iter_views(store, run.run_id), agreement=agreement)
+    path = tmp_path / "judged.html"
+    path.write_text(page, encoding="utf-8")
+    expected = sorted(sample for (sample, _attack), (disagree, _text) in agreement.others.items() if disagree)
+    return path, page, expected
+
+
+def test_judge_disagreement_filter_under_node(tmp_path, judged_twice):
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node not installed: the inline script is not executed")
+    _path, page, expected = judged_twice
+    assert expected, "the two judges should disagree on at least one response"
+    data, script = _parts(page)
+    for name, text in (("data.json", data), ("script.js", script), ("dom.js", DISAGREE_DOM)):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    done = subprocess.run([node, str(tmp_path / "dom.js"), str(tmp_path / "data.json"), str(tmp_path / "script.js")],
+                          capture_output=True, text=True, timeout=60, check=True)
+    out = orjson.loads(done.stdout)
+    assert sorted(row[0] for row in out["disagree"]) == expected
+    assert out["agree"] == out["all"] - len(expected)
+    assert all("— other judges (disagree) —\nharm: " in row[-1] for row in out["disagree"])
+
+
+def test_judge_disagreement_preset_in_headless_chromium(judged_twice):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium not installed (Debian package 'chromium'); the report is not rendered in a browser")
+    path, _page, expected = judged_twice
+    done = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+                           "--virtual-time-budget=5000", f"file://{path}#judges=disagree"],
+                          capture_output=True, text=True, timeout=120)
+    body = re.search(r'<tbody id="sample-rows">(.*?)</tbody>', done.stdout, re.S)
+    assert body is not None, done.stderr[-2000:]
+    assert len(re.findall(r"<tr[ >]", body.group(1))) == len(expected)
+    assert "Judge agreement" in done.stdout and "κ " in done.stdout

@@ -1,4 +1,5 @@
 import os
+from dataclasses import replace
 
 import pytest
 
@@ -46,6 +47,22 @@ def exercise_store(store: Store) -> None:
                                            fn=3, tn=4, unscored=0, report={"accuracy": 0.9}))
     latest = store.latest_validation("jk")
     assert latest is not None and latest.tp == 7 and latest.report == {"accuracy": 0.9}
+    # multi-turn attempts (migration 4): the transcript and the target queries round-trip; the tally carries them
+    store.create_run(run_id="run-2", spec_json="{}", target="mock/x", dataset="d", judge="refusal", judge_key="jk",
+                     planned=1, version="test")
+    transcript = '{"succeeded": true, "queries": 3, "turns": [{"step": 1}]}'
+    store.write_batch(new_responses=[], new_verdicts=[], finished=[
+        replace(_attempt("run-2", "m1"), attack="pair", conversation_json=transcript, queries=3)])
+    row = next(store.iter_attempts("run-2"))
+    assert row["conversation"] == transcript and row["queries"] == 3
+    assert [(r.attack, r.queries, r.count) for r in store.tally("run-2")] == [("pair", 3, 1)]
+    # each attack's full spec, once per run; a resumed run's second record keeps the first
+    pair_spec = '{"kind": "attack", "name": "pair", "options": {"attacker": {"name": "mock/scripted"}}}'
+    store.record_attacks("run-2", {"pair": pair_spec})
+    store.record_attacks("run-2", {"pair": '{"changed": true}'})
+    assert store.attack_specs("run-2") == {"pair": {"kind": "attack", "name": "pair",
+                                                    "options": {"attacker": {"name": "mock/scripted"}}}}
+    assert store.attack_specs("run-1") == {}
 
 
 def test_sqlite_store(tmp_path):
@@ -72,7 +89,8 @@ def test_postgres_store():
 
     engine = sqlalchemy.create_engine(database_url(url))
     with engine.begin() as conn:  # a clean schema for the test
-        for table in ("judge_validations", "attempts", "verdicts", "responses", "runs", "schema_migrations"):
+        for table in ("run_attacks", "judge_validations", "attempts", "verdicts", "responses", "runs",
+                      "schema_migrations"):
             conn.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {table}"))
     engine.dispose()
     store = Store.open(url)

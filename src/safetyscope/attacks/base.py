@@ -144,4 +144,9 @@ def create_attack(spec: str, options: dict[str, Any] | None = None) -> Attack:
         return attacks.create(names[0], **(options or {}))
     if options:
         raise UsageError("attack options apply to a single attack, not a composition")
-    return ComposedAttack([attacks.create(name) for name in names])
+    parts = [attacks.create(name) for name in names]
+    for name, part in zip(names, parts, strict=True):
+        if callable(getattr(part, "converse", None)):  # multi-turn: it talks to the target itself
+            raise UsageError(f"'{name}' is a multi-turn attack and cannot be composed with '+' (in '{spec}'): "
+                             "run it as an attack of its own")
+    return ComposedAttack(parts)

@@ -1,8 +1,13 @@
-"""``safetyscope guard``: serve the runtime guard, show the default policy, work the review queue."""
+"""``safetyscope guard``: serve the runtime guard, show the default policy, work the review queue, manage
+API keys, purge old decisions."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -13,16 +18,37 @@ from rich.table import Table
 from safetyscope.core.config import DEFAULT_OUTPUT_DIR
 from safetyscope.core.errors import DatasetError, PrerequisiteError, UsageError
 from safetyscope.core.records import Message
+from safetyscope.guard.auth import create_key
 from safetyscope.guard.conformal import calibrate, is_unsafe, prediction_set
 from safetyscope.guard.engine import GuardEngine, apply_feedback
 from safetyscope.guard.policy import GuardPolicy, default_policy, dump_policy, load_policy
+from safetyscope.guard.retention import purge
+from safetyscope.guard.settings import load_settings
 from safetyscope.guard.store import GuardStore
 
-guard_app = typer.Typer(no_args_is_help=True, help="Runtime guard: HTTP service, policies, review queue.")
+guard_app = typer.Typer(no_args_is_help=True, help="Runtime guard: HTTP service, policies, review queue, keys.")
 review_app = typer.Typer(no_args_is_help=True, help="Decisions the guard sent to review (conformal abstentions).")
+keys_app = typer.Typer(no_args_is_help=True, help="API keys of the guard service (stored as salted hashes).")
 guard_app.add_typer(review_app, name="review")
+guard_app.add_typer(keys_app, name="keys")
 
 DEFAULT_GUARD_STORE = str(DEFAULT_OUTPUT_DIR / "guard.sqlite")
+
+
+@contextmanager
+def _opened(location: str) -> Iterator[GuardStore]:
+    """The guard store at ``location``, closed afterwards."""
+    opened = GuardStore.open(location)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def _show(table: Table, footer: str) -> None:
+    console = Console()
+    console.print(table)
+    console.print(footer)
 
 
 def _policies(paths: list[Path] | None) -> list[GuardPolicy]:
@@ -33,14 +59,28 @@ def _policies(paths: list[Path] | None) -> list[GuardPolicy]:
     return policies
 
 
-@guard_app.command("serve", help="Serve the guard over HTTP (POST /v1/guard, /v1/moderations, /v1/feedback).")
+@guard_app.command("serve", help="Serve the guard over HTTP (POST /v1/guard, /v1/moderations, /v1/chat/completions, "
+                                   "/v1/feedback).")
 def serve(
     policy: list[Path] | None = typer.Option(None, help="Policy YAML (repeatable; the first is the default). "
                                                         "Default: the built-in offline policy."),
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
     port: int = typer.Option(8080, min=0, max=65535, help="Port to listen on."),
     store: str = typer.Option(DEFAULT_GUARD_STORE, help="Guard store: a SQLite path or any SQLAlchemy URL."),
-    max_body_bytes: int = typer.Option(1_000_000, min=1024, help="Larger request bodies get 413."),
+    config: Path | None = typer.Option(None, help="Service settings YAML (upstream, limits, retention, ...); "
+                                                  "flags override it."),
+    upstream: str | None = typer.Option(None, help="OpenAI-compatible upstream base URL (e.g. "
+                                                   "http://127.0.0.1:8000/v1) for POST /v1/chat/completions."),
+    upstream_timeout: float | None = typer.Option(None, min=0.001, help="Upstream timeout in seconds (120)."),
+    require_key: bool | None = typer.Option(None, "--require-key/--no-require-key",
+                                            help="Require an API key even when none exists yet."),
+    max_body_bytes: int | None = typer.Option(None, min=1024, help="Larger request bodies get 413 (1000000)."),
+    retention_days: float | None = typer.Option(None, min=0.0001, help="Purge decisions older than this."),
+    log_text: bool | None = typer.Option(None, "--log-text/--no-log-text",
+                                         help="Write prompt and response text to the log (off by default)."),
+    access_log: bool = typer.Option(False, "--access-log/--no-access-log",
+                                    help="uvicorn's line per HTTP request (off: it costs throughput; every "
+                                         "decision is logged anyway)."),
 ) -> None:
     try:
         import uvicorn
@@ -49,16 +89,85 @@ def serve(
     except ImportError as exc:
         raise PrerequisiteError(f"the guard service needs the 'guard' extra: pip install 'safetyscope[guard]' "
                                 f"({exc})") from None
+    settings = load_settings(config, upstream=upstream, upstream_timeout_s=upstream_timeout, require_key=require_key,
+                             max_body_bytes=max_body_bytes, retention_days=retention_days, log_text=log_text)
+    api_key = None
+    if settings.upstream_api_key_env:
+        api_key = os.environ.get(settings.upstream_api_key_env)
+        if not api_key:
+            raise PrerequisiteError(f"upstream_api_key_env names {settings.upstream_api_key_env}, which is not set")
     policies = _policies(policy)
     opened = GuardStore.open(store)
     engines = {p.name: GuardEngine(p, opened) for p in policies}
-    app = create_app(engines, max_body_bytes=max_body_bytes)
+    app = create_app(engines, settings=settings, upstream_api_key=api_key)
+    guard_log = logging.getLogger("safetyscope.guard")
+    if not guard_log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        guard_log.addHandler(handler)
+        guard_log.setLevel(logging.INFO)
     Console(stderr=True).print(f"guard: policies {', '.join(f'{p.name}@{p.version}' for p in policies)}; "
-                               f"store {opened.url}; http://{host}:{port}")
+                               f"store {opened.url}; upstream {settings.upstream or 'none'}; http://{host}:{port}")
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        # loop/http "auto": uvloop and httptools when installed (the guard extra declares them)
+        uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log, loop="auto", http="auto")
     finally:
         opened.close()
+
+
+@guard_app.command("purge", help="Delete stored decisions older than --days (learned weights are kept).")
+def purge_cmd(
+    days: float | None = typer.Option(None, min=0.0001, help="Retention in days (default: the config's)."),
+    config: Path | None = typer.Option(None, help="Service settings YAML with retention_days."),
+    store: str = typer.Option(DEFAULT_GUARD_STORE, help="Guard store path or URL."),
+) -> None:
+    retention = days if days is not None else load_settings(config).retention_days
+    if retention is None:
+        raise UsageError("give --days N, or --config with retention_days")
+    with _opened(store) as opened:
+        deleted = purge(opened, retention)
+    typer.echo(f"purged {deleted} decisions older than {retention:g} days")
+
+
+@keys_app.command("create", help="Create an API key bound to policies; the key is printed once, never stored.")
+def keys_create(
+    policy: list[str] = typer.Option(..., "--policy", help="A policy name the key may use (repeatable)."),
+    name: str = typer.Option("", help="A label for the key (who holds it)."),
+    rate: float | None = typer.Option(None, min=0.001, help="Requests per second (token bucket; default: none)."),
+    burst: int | None = typer.Option(None, min=1, help="Bucket size (default: the rate, at least 1)."),
+    store: str = typer.Option(DEFAULT_GUARD_STORE, help="Guard store path or URL."),
+) -> None:
+    with _opened(store) as opened:
+        key = create_key(opened, name=name, policies=tuple(policy), rate_per_s=rate, burst=burst)
+    Console(stderr=True).print(f"key {key.key_id} for {', '.join(policy)}: shown once, store it now")
+    typer.echo(key.plaintext)
+
+
+@keys_app.command("list", help="API keys (ids, names, policies, limits; never the secrets).")
+def keys_list(
+    revoked: bool = typer.Option(False, "--all", help="Include revoked keys."),
+    store: str = typer.Option(DEFAULT_GUARD_STORE, help="Guard store path or URL."),
+) -> None:
+    with _opened(store) as opened:
+        rows = opened.list_keys(include_revoked=revoked)
+    table = Table("key id", "name", "policies", "rate/s", "burst", "created", "revoked")
+    for row in rows:
+        table.add_row(row.key_id, row.name, ", ".join(row.policies), "-" if row.rate_per_s is None else
+                      f"{row.rate_per_s:g}", "-" if row.burst is None else str(row.burst), row.created_at,
+                      row.revoked_at or "")
+    _show(table, f"{len(rows)} keys")
+
+
+@keys_app.command("revoke", help="Revoke an API key (takes effect within a second).")
+def keys_revoke(
+    key_id: str = typer.Argument(..., help="The key id (the hex after 'sg_')."),
+    store: str = typer.Option(DEFAULT_GUARD_STORE, help="Guard store path or URL."),
+) -> None:
+    with _opened(store) as opened:
+        revoked = opened.revoke_key(key_id)
+    if not revoked:
+        raise UsageError(f"no active key {key_id!r} (see 'safetyscope guard keys list --all')")
+    typer.echo(f"revoked {key_id}")
 
 
 @guard_app.command("policy", help="Print the built-in default policy as YAML (a starting point).")
@@ -71,20 +180,15 @@ def review_list(
     store: str = typer.Option(DEFAULT_GUARD_STORE, help="Guard store path or URL."),
     limit: int = typer.Option(50, min=1, help="At most this many."),
 ) -> None:
-    opened = GuardStore.open(store)
-    try:
+    with _opened(store) as opened:
         rows = opened.list_decisions(action="review", unlabelled=True, limit=limit)
-    finally:
-        opened.close()
     table = Table("created", "policy", "direction", "score", "text (or hash)")
     table.add_column("decision", no_wrap=True)
     for row in rows:
         shown = (row.input_text or f"#{row.input_hash}").replace("\n", " ")
         table.add_row(row.created_at, f"{row.policy}@{row.policy_version}", row.direction,
                       "n/a" if row.score is None else f"{row.score:.3f}", shown[:80], row.decision_id)
-    console = Console()
-    console.print(table)
-    console.print(f"{len(rows)} awaiting review")
+    _show(table, f"{len(rows)} awaiting review")
 
 
 @review_app.command("resolve", help="Give a reviewed decision its true label (updates the expert weights).")
@@ -93,11 +197,8 @@ def review_resolve(
     label: str = typer.Option(..., help="safe or unsafe."),
     store: str = typer.Option(DEFAULT_GUARD_STORE, help="Guard store path or URL."),
 ) -> None:
-    opened = GuardStore.open(store)
-    try:
+    with _opened(store) as opened:
         result = apply_feedback(opened, decision_id, label)
-    finally:
-        opened.close()
     weights = ", ".join(f"{name}={weight:.3f}" for name, weight in result.weights.items())
     typer.echo(f"{decision_id}: {result.label}; weights {weights} after {result.rounds} labels")
 

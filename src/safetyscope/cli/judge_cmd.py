@@ -16,7 +16,7 @@ from safetyscope.core.database import utc_now
 from safetyscope.core.hashing import content_hash
 from safetyscope.datasets import open_labelled_set
 from safetyscope.judges import create_judge
-from safetyscope.judges.validation import POSITIVE_MEANING, JudgeEvaluation, judge_items, summarise
+from safetyscope.judges.validation import JudgeEvaluation, judge_items, summarise
 from safetyscope.runner.store import Store, ValidationRow
 
 judge_app = typer.Typer(no_args_is_help=True, help="Measure judges on human-labelled responses.")
@@ -41,7 +41,7 @@ def eval_judge(
     matrix = evaluation.agreement.confusion
     row = ValidationRow(validation_id=f"{utc_now()[:19].replace(':', '')}-{secrets.token_hex(3)}",
                         created_at=utc_now(), judge=judge, judge_key=content_hash(built.spec), labels=labels,
-                        positive=POSITIVE_MEANING, tp=matrix.tp, fp=matrix.fp, fn=matrix.fn, tn=matrix.tn,
+                        positive=evaluation.positive, tp=matrix.tp, fp=matrix.fp, fn=matrix.fn, tn=matrix.tn,
                         unscored=evaluation.agreement.n_unscored, report=evaluation.as_dict())
     opened = Store.open(store_location(store, output_dir))
     try:
@@ -53,9 +53,10 @@ def eval_judge(
     report_path.write_bytes(orjson.dumps(evaluation.as_dict(), option=orjson.OPT_INDENT_2))
     console = Console()
     console.print(_table(evaluation))
-    console.print(f"positive = {POSITIVE_MEANING}")
-    console.print(f"stored validation {row.validation_id}; runs judged by this exact judge now report "
-                  f"judge-corrected attack success.\nreport: {report_path}")
+    console.print(f"positive = {evaluation.positive}")
+    effect = ("runs judged by this exact judge now report judge-corrected attack success"
+              if evaluation.side == "response" else "prompt-side labels: not used to correct runs' attack success")
+    console.print(f"stored validation {row.validation_id}; {effect}.\nreport: {report_path}")
 
 
 def _fmt(value: float | None) -> str:

@@ -25,6 +25,7 @@ app.command("compare", help="Paired comparison of two runs: McNemar + Holm, delt
     report_cmd.compare)
 app.command("leaderboard", help="Several runs ranked in one table.")(report_cmd.leaderboard)
 app.command("export", help="One row per attempt as CSV or Parquet.")(report_cmd.export)
+app.command("riskcard", help="Risk cards per hazard of a run (RiskCards): Markdown or HTML.")(report_cmd.riskcard)
 app.command("list", help="Show what is registered: targets, datasets, judges or attacks.")(list_cmd.list_components)
 app.add_typer(data_app, name="data", help="Datasets: built-in suites, public benchmarks, labelled judge sets.")
 app.add_typer(guard_app, name="guard", help="Runtime guard: HTTP service, policies, review queue, calibration.")

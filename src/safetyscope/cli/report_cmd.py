@@ -1,4 +1,4 @@
-"""``safetyscope compare``, ``report``, ``leaderboard`` and ``export``."""
+"""``safetyscope compare``, ``report``, ``riskcard``, ``leaderboard`` and ``export``."""
 
 from __future__ import annotations
 
@@ -20,7 +20,10 @@ from safetyscope.report.document import report_dict, report_markdown
 from safetyscope.report.export import export_csv, export_parquet
 from safetyscope.report.grades import PUBLISHED_REFERENCE, Grades, grade_scorecard, reference_from_scorecard
 from safetyscope.report.html import html_report
+from safetyscope.report.judge_agreement import judge_agreement
 from safetyscope.report.leaderboard import Entry, leaderboard_html, leaderboard_markdown, ranked
+from safetyscope.report.riskcard_render import riskcards_html, riskcards_markdown
+from safetyscope.report.riskcards import build_cards
 from safetyscope.runner.store import Store
 
 STORE_HELP = "SQLite path or database URL (postgresql://…); default OUTPUT_DIR/results.sqlite."
@@ -106,16 +109,40 @@ def report(
         run = resolve_run(opened, run_id)
         card = scorecard_for(opened, run)
         grades = grades_of(card, grader(opened, reference))
+        agreement = judge_agreement(opened, run)
         if output_format == "html":
             text = html_report(run, card, iter_views(opened, run.run_id), grades=grades, redact=redact,
-                               store_url=opened.url)
+                               store_url=opened.url, agreement=agreement)
         elif output_format == "md":
-            text = report_markdown(run, card, opened.url, grades)
+            text = report_markdown(run, card, opened.url, grades, agreement)
         else:
-            text = orjson.dumps(report_dict(run, card, opened.url, grades), option=orjson.OPT_INDENT_2).decode()
+            text = orjson.dumps(report_dict(run, card, opened.url, grades, agreement),
+                                option=orjson.OPT_INDENT_2).decode()
     if output is None and output_format == "html":
         output = DEFAULT_OUTPUT_DIR / f"{run.run_id}-report.html"
     _emit(text, output, console)
+
+
+def riskcard(
+    run_id: str | None = typer.Argument(None, help="Run id (default: the latest run in the store)."),
+    store: str | None = typer.Option(None, help=STORE_HELP),
+    hazard: str | None = typer.Option(None, "--hazard", help="One canonical hazard code (default: every hazard "
+                                      "the run measured)."),
+    output_format: str = typer.Option("md", "--format", help="md or html."),
+    redact: bool = typer.Option(False, "--redact", help="Withhold model outputs from the example pairs."),
+    output: Path | None = typer.Option(None, "--out", "--output", help="Write here (default: md prints to "
+                                       "stdout, html goes to OUTPUT_DIR/<run>-riskcards.html)."),
+) -> None:
+    """Risk cards (RiskCards framework): one per hazard, with taxonomy codes, attacks that worked, examples, rates."""
+    _check_format(output_format, ("md", "html"))
+    with _opened(store) as opened:
+        run = resolve_run(opened, run_id)
+        cards = build_cards(run, scorecard_for(opened, run), iter_views(opened, run.run_id), hazard=hazard,
+                            redact=redact)
+    text = riskcards_markdown(cards) if output_format == "md" else riskcards_html(cards)
+    if output is None and output_format == "html":
+        output = DEFAULT_OUTPUT_DIR / f"{run.run_id}-riskcards.html"
+    _emit(text, output, Console())
 
 
 def leaderboard(

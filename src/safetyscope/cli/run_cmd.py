@@ -46,6 +46,8 @@ def run(
                                           help="Evaluate N seeded-uniform items per hazard (benign is a stratum)."),
     seed: int | None = typer.Option(None, help="Seed for sampling and attacks."),
     attack: list[str] | None = typer.Option(None, help="Attack spec (repeat or comma-separate; a+b composes)."),
+    attack_option: list[str] | None = typer.Option(None, "--attack-option",
+                                                   help="ATTACK.KEY=VALUE, e.g. pair.budget=4."),
     judge: str | None = typer.Option(None, help="Judge name (see `safetyscope list judges`)."),
     max_tokens: int | None = typer.Option(None, min=1, help="Max generated tokens per reply."),
     temperature: float | None = typer.Option(None, min=0.0, help="Sampling temperature (0 = greedy)."),
@@ -70,7 +72,8 @@ def run(
         "target": target, "base_url": base_url, "api_key_env": api_key_env,
         "target_options": _parse_options(target_option, "--target-option"), "dataset": dataset, "limit": limit,
         "per_hazard": per_hazard,
-        "seed": seed, "attacks": _split_attacks(attack), "judge": judge, "generation": generation or None,
+        "seed": seed, "attacks": _split_attacks(attack), "attack_options": _attack_options(attack_option),
+        "judge": judge, "generation": generation or None,
         "requests_in_flight": requests_in_flight, "samples_in_flight": samples_in_flight, "timeout_s": timeout,
         "max_retries": retries, "store": store, "output_dir": output_dir, "name": name,
     }
@@ -86,13 +89,27 @@ def run(
     print_scorecard(console, result.run, result.scorecard, taxonomy=taxonomy)
     stats = result.stats
     console.print(f"run [bold]{result.run.run_id}[/] {result.run.status}: {stats.finished} scored this session "
-                  f"({stats.target_calls} target calls, {stats.cached_responses} reused), {stats.errors} errors, "
+                  f"({stats.target_calls} target calls, {stats.cached_responses} reused), {stats.errors} errors"
+                  + (f" ({stats.attack_errors} attack errors)" if stats.attack_errors else "") + ", "
                   f"{stats.resumed} already done")
     if result.run.note:
         console.print(f"[yellow]{result.run.note}[/]")
     console.print(f"store: {result.store_url}\nsummary: {result.summary.json} and {result.summary.markdown}")
     if result.run.status != "complete":
         raise typer.Exit(code=1)
+
+
+def _attack_options(values: list[str] | None) -> dict[str, dict[str, Any]] | None:
+    """``pair.budget=4`` → ``{"pair": {"budget": 4}}``."""
+    if not values:
+        return None
+    options: dict[str, dict[str, Any]] = {}
+    for key, value in (_parse_options(values, "--attack-option") or {}).items():
+        attack, sep, option = key.partition(".")
+        if not sep or not attack or not option:
+            raise UsageError(f"--attack-option expects ATTACK.KEY=VALUE (e.g. pair.budget=4), got '{key}'")
+        options.setdefault(attack, {})[option] = value
+    return options
 
 
 def _split_attacks(values: list[str] | None) -> list[str] | None:

@@ -12,8 +12,12 @@ BUILTIN_MODULES = (
     "safetyscope.targets.openai_compat",
     "safetyscope.targets.embedded",
     "safetyscope.targets.defended",
+    "safetyscope.targets.guarded",
     "safetyscope.judges.refusal",
     "safetyscope.judges.harm",
+    "safetyscope.judges.prompt_harm",
+    "safetyscope.judges.exchange_harm",
+    "safetyscope.judges.guard_judge",
     "safetyscope.judges.llama_guard", "safetyscope.judges.aegis", "safetyscope.judges.shieldgemma", "safetyscope.judges.wildguard", "safetyscope.judges.granite_guardian", "safetyscope.judges.harmbench", "safetyscope.judges.strongreject", "safetyscope.judges.sorry_bench", "safetyscope.judges.rubric", "safetyscope.judges.moderation", "safetyscope.judges.ensemble",  # noqa: E501
     "safetyscope.attacks.base",
     "safetyscope.attacks.encodings",
@@ -24,6 +28,12 @@ BUILTIN_MODULES = (
     "safetyscope.attacks.chain_of_utterances",
     "safetyscope.attacks.seval",
     "safetyscope.attacks.pcjailbreak",
+    "safetyscope.attacks.multiturn_pair",
+    "safetyscope.attacks.multiturn_tap",
+    "safetyscope.attacks.multiturn_crescendo",
+    "safetyscope.attacks.rewrite",
+    "safetyscope.attacks.sorry_bench_mutations",
+    "safetyscope.attacks.multilingual",
 )
 
 

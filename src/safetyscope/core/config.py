@@ -34,6 +34,9 @@ class RunSpec(BaseModel):
                                                                    "(benign and unmapped are strata too).")
     seed: int = Field(default=0, description="Seed for sampling and attacks.")
     attacks: tuple[str, ...] = Field(default=("none",), description="Attack specs; each sample runs under each.")
+    attack_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Options per attack name, e.g. {'pair': {'budget': 4, 'attacker': "
+                                          "'openai/gpt-4o-mini'}}.")
     judge: str = Field(default="refusal", description="Registered judge name.")
     judge_options: dict[str, Any] = Field(default_factory=dict, description="Judge-specific options.")
     generation: GenerationParams = Field(default_factory=GenerationParams,

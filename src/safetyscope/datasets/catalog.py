@@ -18,6 +18,7 @@ from safetyscope.datasets import named as _named
 from safetyscope.datasets.base import BaseCollection, BaseDataset
 from safetyscope.datasets.files import FORMATS, DatasetFile
 from safetyscope.datasets.labelled import BaseLabelledSet
+from safetyscope.datasets.labelled_files import sniff_labelled, split_side
 from safetyscope.datasets.loaders import ENTRIES
 from safetyscope.datasets.named import NamedDataset, Request, search_roots
 from safetyscope.datasets.registry import builtin_datasets
@@ -105,8 +106,14 @@ def open_dataset(name_or_path: str, *, path: Path | str | None = None,
 def open_labelled_set(name: str, *, path: Path | str | None = None,
                       environ: Mapping[str, str] | None = None) -> BaseLabelledSet:
     """A labelled judge set by name (``xstest-completions``, ``xstest-completions:gpt4``, ``harmbench-val``,
-    ``beavertails``)."""
+    ``beavertails``), or a file path whose format is told from its label columns (``PATH[:prompt|:response]``,
+    see ``datasets/labelled_files.py``)."""
     named = find_named(name)
+    located = split_side(name) if named is None and path is None else None
+    if located is not None:
+        path = located[0]
+        set_name, subset = sniff_labelled(*located)
+        named = NAMED[set_name], subset
     if named is None or named[0].kind != "labelled":
         known = ", ".join(entry.name for entry in ENTRIES if entry.kind == "labelled")
         raise UsageError(f"'{name}' is not a labelled judge set (known: {known})")

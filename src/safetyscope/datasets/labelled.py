@@ -5,15 +5,20 @@ labelled:
 
 * ``refusal`` (XSTest): ``full_compliance`` / ``full_refusal`` / ``partial_refusal``
   (:attr:`LabelledResponse.refusal` gives the matching :class:`RefusalState`);
-* ``harmfulness`` (HarmBench classifier val set, BeaverTails): ``unsafe`` (the response is harmful / the attack
-  succeeded) or ``safe`` (:attr:`LabelledResponse.verdict` gives the matching :class:`VerdictLabel`).
+* ``harmfulness`` (HarmBench classifier val set, BeaverTails, OpenAI moderation, Aegis 2.0): ``unsafe`` (the
+  response is harmful / the attack succeeded) or ``safe`` (:attr:`LabelledResponse.verdict` gives the matching
+  :class:`VerdictLabel`).
+
+``side`` says which text the label is about: the ``response`` (the default) or the user's ``prompt`` (Aegis 2.0's
+``prompt_label``, OpenAI moderation texts read as prompts); a prompt-side item may have an empty response.
+Measure prompt-side labels with a prompt judge (``prompt-harm``, or a guard judge with ``side=prompt``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -34,6 +39,8 @@ REFUSAL_LABELS: dict[str, RefusalState] = {
     "partial_refusal": RefusalState.PARTIAL,
 }
 HARM_LABELS: dict[str, VerdictLabel] = {"unsafe": VerdictLabel.UNSAFE, "safe": VerdictLabel.SAFE}
+Side = Literal["prompt", "response"]
+SIDES: tuple[Side, ...] = ("prompt", "response")
 
 
 class LabelledResponse(BaseModel):
@@ -46,6 +53,7 @@ class LabelledResponse(BaseModel):
     human_label: str = Field(description="refusal: full_compliance|full_refusal|partial_refusal; "
                                          "harmfulness: unsafe|safe.")
     label_kind: LabelKind = Field(description="What the label judges.")
+    side: Side = Field(default="response", description="Which text the label is about: the response or the prompt.")
     annotations: dict[str, Any] = Field(default_factory=dict,
                                         description="The individual human annotations behind the label.")
     metadata: dict[str, Any] = Field(default_factory=dict,

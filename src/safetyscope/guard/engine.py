@@ -17,11 +17,18 @@ one (and ``use_probabilities``), else 1 for an unsafe and 0 for a safe verdict. 
 
 Feedback (the true label of a stored decision) charges each voting expert ``|p_i − y|`` and updates the
 weights (``guard/hedge.py``); the new weights are stored with the label in one transaction.
+
+Speed: a decision touches the database at most once, and usually not at all on its way back. The learned
+weights are kept in memory, re-read after this engine's own feedback and otherwise at most every
+``WEIGHTS_REFRESH_S`` (so labels given by the review CLI or another worker process are picked up); the
+decision is queued for the store's background writer when it runs (the service starts it), else inserted in a
+worker thread. :meth:`GuardEngine.start` builds the experts (loading their models) before the first request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import secrets
 import threading
@@ -31,17 +38,20 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from safetyscope.core.database import utc_now
 from safetyscope.core.errors import UsageError
 from safetyscope.core.hashing import content_hash
 from safetyscope.core.records import Expectation, JudgeInput, Message, Sample, Verdict, VerdictLabel
 from safetyscope.guard.conformal import SAFE, UNSAFE, prediction_set
 from safetyscope.guard.hedge import Hedge
 from safetyscope.guard.policy import CUSTOM_CATEGORY_JUDGES, Direction, ExpertSpec, GuardPolicy
-from safetyscope.guard.store import GuardStore
+from safetyscope.guard.store import GuardStore, NewDecision
 from safetyscope.judges.base import Judge, create_judge
 
 Action = Literal["allow", "block", "review"]
 _CUSTOM_CODE = re.compile(r"^(C\d+):")
+WEIGHTS_REFRESH_S = 1.0
+log = logging.getLogger("safetyscope.guard")
 
 
 class ExpertVote(BaseModel):
@@ -141,7 +151,7 @@ def judge_input(messages: Sequence[Message], direction: Direction, decision_id: 
 
 
 class GuardEngine:
-    """One policy, its experts (built lazily, or given), and the store."""
+    """One policy, its experts (built by :meth:`start`, on first use, or given), and the store."""
 
     def __init__(self, policy: GuardPolicy, store: GuardStore, *, judges: Mapping[str, Judge] | None = None) -> None:
         self.policy = policy
@@ -149,6 +159,21 @@ class GuardEngine:
         self._judges: dict[str, Judge] = dict(judges or {})
         self._lock = threading.Lock()
         self._names = tuple(expert.name for expert in policy.experts)
+        self._hedge: tuple[float, Hedge] | None = None  # (monotonic time read, state)
+        self._generation = 0  # bumped by feedback, so a read that raced with it is not cached
+
+    async def start(self) -> None:
+        """Build every expert and read the weights now (off the event loop), not on the first request."""
+
+        def prepare() -> None:
+            for spec in self.policy.experts:
+                try:
+                    self.judge_for(spec)
+                except Exception as exc:  # retried per request, where it counts as that expert's error
+                    log.warning("expert %s (%s) could not be built: %s", spec.name, spec.judge, exc)
+            self._read_hedge()
+
+        await asyncio.to_thread(prepare)
 
     def judge_for(self, spec: ExpertSpec) -> Judge:
         """The expert's judge, built on first use (building never loads a model)."""
@@ -159,8 +184,23 @@ class GuardEngine:
         return judge
 
     def hedge(self) -> Hedge:
-        """The current learned state (from the store)."""
-        return self.store.load_hedge(self.policy.name, self._names, horizon=self.policy.hedge_horizon)
+        """The current learned state (cached; read from the store when older than ``WEIGHTS_REFRESH_S``)."""
+        cached = self._cached_hedge()
+        return self._read_hedge() if cached is None else cached
+
+    def _cached_hedge(self) -> Hedge | None:
+        cached = self._hedge
+        if cached is None or time.monotonic() - cached[0] > WEIGHTS_REFRESH_S:
+            return None
+        return cached[1]
+
+    def _read_hedge(self) -> Hedge:
+        generation = self._generation
+        read_at = time.monotonic()
+        hedge = self.store.load_hedge(self.policy.name, self._names, horizon=self.policy.hedge_horizon)
+        if generation == self._generation:
+            self._hedge = (read_at, hedge)
+        return hedge
 
     async def _ask(self, spec: ExpertSpec, item: JudgeInput) -> tuple[Verdict | None, str, str, float]:
         start = time.perf_counter()
@@ -186,7 +226,9 @@ class GuardEngine:
         item = judge_input(messages, direction, decision_id)
         specs = self.policy.experts_for(direction)
         answers = await asyncio.gather(*(self._ask(spec, item) for spec in specs))
-        hedge = await asyncio.to_thread(self.hedge)  # store reads stay off the event loop
+        hedge = self._cached_hedge()
+        if hedge is None:
+            hedge = await asyncio.to_thread(self._read_hedge)  # store reads stay off the event loop
         voting = [spec.name for spec, (_, status, _, _) in zip(specs, answers, strict=True) if status == "ok"]
         weights = hedge.weights(voting)
         votes: list[ExpertVote] = []
@@ -216,14 +258,18 @@ class GuardEngine:
             else (), experts=tuple(votes), weights={name: round(w, 6) for name, w in weights.items()},
             skipped=skipped, degraded=bool(skipped), reason=reason, latency_ms=round(_ms(start), 3))
         text = "\n".join(f"{message.role}: {message.content}" for message in messages)
-        await asyncio.to_thread(
-            self.store.add_decision, decision_id=decision_id, policy=self.policy.name,
-            policy_version=self.policy.version, policy_digest=self.policy.digest, direction=direction,
-            action=action, score=score_value, categories=decision.categories,
+        record = NewDecision(
+            decision_id=decision_id, policy=self.policy.name, policy_version=self.policy.version,
+            policy_digest=self.policy.digest, direction=direction, action=action, score=score_value,
+            categories=decision.categories,
             decision={**decision.model_dump(mode="json"), "all_experts": list(self._names),
                       "hedge_horizon": self.policy.hedge_horizon},
             input_hash=content_hash(text), input_text=text if self.policy.store_text else None,
-            latency_ms=decision.latency_ms)
+            latency_ms=decision.latency_ms, created_at=utc_now())
+        if self.store.writing_behind:
+            self.store.queue_decision(record)
+        else:
+            await asyncio.to_thread(self.store.add_decisions, [record])
         return decision
 
     def _custom_named(self, verdict: Verdict) -> tuple[str, ...]:
@@ -272,8 +318,12 @@ class GuardEngine:
         return "allow", "unsafe", pset, f"{basis}; allowed by policy: {', '.join(allowed)}"
 
     def feedback(self, decision_id: str, label: str) -> FeedbackResult:
-        """Record the true label of a decision of this policy and update the weights."""
-        return apply_feedback(self.store, decision_id, label, policy=self.policy, lock=self._lock)
+        """Record the true label of a decision of this policy and update the weights (re-read after)."""
+        try:
+            return apply_feedback(self.store, decision_id, label, policy=self.policy, lock=self._lock)
+        finally:
+            self._generation += 1
+            self._hedge = None
 
     async def aclose(self) -> None:
         """Close experts that hold models or sessions."""

@@ -28,7 +28,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from safetyscope.core.errors import UsageError
 from safetyscope.core.hashing import content_hash
 from safetyscope.guard.conformal import ConformalCalibration
-from safetyscope.judges.model import DEFAULT_JUDGE_TARGET
 from safetyscope.taxonomy.canonical import BENIGN, CANONICAL_HAZARDS, canonical_code
 
 Direction = Literal["input", "output"]
@@ -137,23 +136,21 @@ def _hazards(values: tuple[str, ...], field: str) -> tuple[str, ...]:
 
 
 def default_policy() -> GuardPolicy:
-    """The built-in offline policy: Llama Guard 3's exact format on the embedded SmolLM2-135M.
+    """The built-in offline policy: pure-Python judges only, so it runs on a fresh machine with no network.
 
-    No registered judge classifies a *prompt* offline without a model (the ``refusal`` judge reads responses
-    and needs to know whether the prompt should be refused), so both sides use the ``llama-guard-3`` format
-    judge on ``embedded/smollm2-135m``. SmolLM2-135M is not a guard model: its verdicts are close to chance
-    and it often answers off-format (unscored, so the fail mode decides). It keeps the guard runnable
-    offline; point the experts at a real guard model for any real use.
+    Input side: ``prompt-harm`` (is the request harmful, which hazard). Output side: ``exchange-harm``
+    (harmful request × a response that carried it out). Both are logistic regressions on hand-built and word
+    features (well under a millisecond each); docs/prompt-judge.md has their cross-validated figures, including the
+    over-flag rate on XSTest's safe look-alikes. For stronger experts (Llama Guard, ShieldGemma, …) write a
+    policy that points them at a served guard model.
     """
-    target = {"target": DEFAULT_JUDGE_TARGET}
     return GuardPolicy(
-        name="default", version="1",
-        description="Offline default: Llama Guard 3 format on embedded SmolLM2-135M (demo quality only).",
+        name="default", version="2",
+        description="Offline default: prompt-harm on input, exchange-harm on output (pure Python, no model).",
         experts=(
-            ExpertSpec(name="llama-guard-3-prompt", judge="llama-guard-3", directions=("input",),
-                       options={"side": "prompt", **target}, timeout_s=60.0),
-            ExpertSpec(name="llama-guard-3-response", judge="llama-guard-3", directions=("output",),
-                       options={"side": "response", **target}, timeout_s=60.0),
+            ExpertSpec(name="prompt-harm", judge="prompt-harm", directions=("input",), timeout_s=5.0,
+                       options={"prompt_only": True}),
+            ExpertSpec(name="exchange-harm", judge="exchange-harm", directions=("output",), timeout_s=5.0),
         ))
 
 
@@ -184,3 +181,12 @@ def load_policy(path: str | Path) -> GuardPolicy:
 def dump_policy(policy: GuardPolicy) -> str:
     """The policy as YAML (round-trips through :func:`parse_policy`)."""
     return yaml.safe_dump(policy.model_dump(mode="json", exclude_defaults=True), sort_keys=False)
+
+
+def resolve_policy(spec: str) -> GuardPolicy:
+    """``default`` → the built-in policy; anything else is a path to a policy YAML file."""
+    if spec == "default":
+        return default_policy()
+    if not spec:
+        raise UsageError("a guard policy must be 'default' or a path to a policy YAML file")
+    return load_policy(spec)

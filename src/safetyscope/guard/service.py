@@ -1,36 +1,56 @@
 """The guard HTTP service (FastAPI; run with uvicorn via ``safetyscope guard serve``).
 
 Endpoints: ``POST /v1/guard`` (a decision), ``POST /v1/moderations`` (OpenAI-compatible), ``POST
-/v1/feedback`` (a true label → Hedge update), ``GET /healthz``, ``GET /metrics`` (Prometheus text), and
-FastAPI's ``/openapi.json`` and ``/docs``. Bodies larger than ``max_body_bytes`` get 413; malformed JSON and
-invalid fields get 422; an unknown policy or decision 404; a second label for a decision 409.
+/v1/chat/completions`` (the guarded proxy, ``guard.proxy``), ``POST /v1/feedback`` (a true label → Hedge
+update), ``GET /healthz``, ``GET /metrics`` (Prometheus text), and FastAPI's ``/openapi.json`` and ``/docs``.
+Bodies larger than ``max_body_bytes`` get 413; malformed JSON and invalid fields 422; a missing or bad API key
+401, a policy the key may not use 403, a key over its rate 429 (``Retry-After``); an unknown policy or
+decision 404; a second label for a decision 409; a failed upstream 502 (504 on timeout); 503 when the store
+is so far behind that decisions could not be recorded.
+
+Startup builds every expert and starts the store's background decision writer; shutdown (after in-flight
+requests finished) writes every queued decision before the process exits. Responses are serialised once,
+straight from the decision (no second validation against the response model).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
+import orjson
 from fastapi import FastAPI, HTTPException, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as AsgiMessage
 
+from safetyscope.core.batching import WriteBacklog
 from safetyscope.core.errors import UsageError
 from safetyscope.core.records import Message
+from safetyscope.guard.auth import Authenticator, AuthFailure, check_policy
 from safetyscope.guard.engine import AlreadyLabelled, FeedbackResult, GuardDecision, GuardEngine, UnknownDecision
+from safetyscope.guard.limits import BodyLimit, check_texts
 from safetyscope.guard.policy import Direction
+from safetyscope.guard.proxy import Upstream, guarded_chat, parse_chat
+from safetyscope.guard.ratelimit import RateLimiter
+from safetyscope.guard.retention import purge_periodically
+from safetyscope.guard.settings import MAX_CONTENT_CHARS, MAX_MESSAGES, ServiceSettings
+from safetyscope.guard.store import ApiKeyRow
 from safetyscope.taxonomy.catalog import TaxonomyCatalog
 
 DEFAULT_MAX_BODY_BYTES = 1_000_000
-MAX_MESSAGES = 256
-MAX_CONTENT_CHARS = 200_000
 MODERATION_TAXONOMY = "openai-moderation"
+POLICY_HEADER = "X-Guard-Policy"
+log = logging.getLogger("safetyscope.guard")
 
 
 class _Body(BaseModel):
@@ -124,6 +144,31 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
+class CountErrors:
+    """Pure ASGI middleware counting 4xx/5xx responses (no per-request task or stream, unlike
+    ``@app.middleware``)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def counting_send(message: AsgiMessage) -> None:
+            if message["type"] == "http.response.start" and message["status"] >= 400:
+                self.metrics.http_errors[int(message["status"])] += 1
+            await send(message)
+
+        await self.app(scope, receive, counting_send)
+
+
+def json_response(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
+
+
 def moderation_categories(hazards: tuple[str, ...], catalog: TaxonomyCatalog) -> set[str]:
     """OpenAI moderation categories reached from canonical hazards (through the taxonomy crosswalk)."""
     found: set[str] = set()
@@ -132,41 +177,53 @@ def moderation_categories(hazards: tuple[str, ...], catalog: TaxonomyCatalog) ->
     return found
 
 
-def create_app(engines: Mapping[str, GuardEngine], *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
-    """The app for one or more policies (the first is the default)."""
+def create_app(engines: Mapping[str, GuardEngine], *, settings: ServiceSettings | None = None,
+               max_body_bytes: int | None = None, upstream_api_key: str | None = None) -> FastAPI:
+    """The app for one or more policies (the first is the default). ``max_body_bytes`` overrides
+    ``settings``; ``upstream_api_key`` is the upstream's key (read from the environment by the CLI)."""
     if not engines:
         raise UsageError("the guard service needs at least one policy")
+    config = settings or ServiceSettings()
+    if max_body_bytes is not None:
+        config = config.model_copy(update={"max_body_bytes": max_body_bytes})
     default = next(iter(engines))
+    store = engines[default].store
     metrics = Metrics()
     catalog = TaxonomyCatalog()
     moderation_codes = tuple(code.code for code in catalog.load(MODERATION_TAXONOMY).codes)
+    authenticator = Authenticator(store, require_key=config.require_key)
+    limiter = RateLimiter()
+    upstream = None if config.chat_url is None else Upstream(
+        config.chat_url, api_key=upstream_api_key, timeout_s=config.upstream_timeout_s,
+        retries=config.upstream_retries)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> Any:
-        yield
+        store.start_writer()
         for engine in engines.values():
-            await engine.aclose()
+            await engine.start()
+        purger = None if config.retention_days is None else asyncio.create_task(
+            purge_periodically(store, config.retention_days, config.purge_interval_s))
+        try:
+            yield
+        finally:
+            if purger is not None:
+                purger.cancel()
+            if upstream is not None:
+                await upstream.aclose()
+            for engine in engines.values():
+                await engine.aclose()
+            await asyncio.to_thread(store.stop_writer)  # every decision answered is in the store
 
     app = FastAPI(title="safetyscope guard", version="1", lifespan=lifespan,
                   description="Runtime safety guard: policy-driven, online-weighted ensemble of judges.")
     app.state.metrics = metrics
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.method in ("POST", "PUT", "PATCH"):
-            length = request.headers.get("content-length")
-            too_big = False
-            if length is not None:
-                too_big = not length.isdigit() or int(length) > max_body_bytes
-            else:
-                too_big = len(await request.body()) > max_body_bytes
-            if too_big:
-                metrics.http_errors[413] += 1
-                return JSONResponse({"detail": f"request body over {max_body_bytes} bytes"}, status_code=413)
-        response = await call_next(request)
-        if response.status_code >= 400:
-            metrics.http_errors[response.status_code] += 1
-        return response
+    def rejected() -> None:
+        metrics.http_errors[413] += 1
+
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes, on_reject=rejected)
+    app.add_middleware(CountErrors, metrics=metrics)
 
     def engine_for(name: str | None) -> GuardEngine:
         engine = engines.get(name or default)
@@ -174,43 +231,114 @@ def create_app(engines: Mapping[str, GuardEngine], *, max_body_bytes: int = DEFA
             raise HTTPException(404, f"unknown policy {name!r} (loaded: {', '.join(engines)})")
         return engine
 
+    async def authorize(request: Request, policy: str | None) -> ApiKeyRow | None:
+        """401/403/429 unless the request's key may use ``policy`` now (None: checked later)."""
+        authorization = request.headers.get("authorization")
+        try:
+            # without a key the only store read is the cached "do keys exist" count (once a second): not worth
+            # a thread hop; a key's lookup (a cache miss per made-up key id) stays off the event loop
+            key = authenticator.authenticate(None) if not authorization else await asyncio.to_thread(
+                authenticator.authenticate, authorization)
+            if key is not None:
+                wait = limiter.acquire(key.key_id, key.rate_per_s, key.burst)
+                if wait > 0:
+                    raise HTTPException(429, f"rate limit of {key.rate_per_s:g}/s (burst {key.burst}) exceeded for "
+                                             f"key {key.key_id}", headers={"Retry-After": str(math.ceil(wait))})
+            if policy is not None:
+                check_policy(key, policy)
+        except AuthFailure as exc:
+            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            raise HTTPException(exc.status, str(exc), headers=headers) from None
+        return key
+
+    async def authorized_engine(request: Request, name: str | None) -> GuardEngine:
+        """The policy's engine, once the key is checked (so an unauthenticated caller learns no policy names)."""
+        await authorize(request, name or default)
+        return engine_for(name)
+
+    def limit(texts: list[str], what: str) -> None:
+        try:
+            check_texts(texts, max_messages=config.max_messages, max_content_chars=config.max_content_chars,
+                        what=what)
+        except UsageError as exc:
+            raise HTTPException(413, str(exc)) from None
+
     async def decide(engine: GuardEngine, messages: list[Message], direction: Direction) -> GuardDecision:
         try:
             decision = await engine.check(messages, direction)
+        except WriteBacklog as exc:
+            raise HTTPException(503, f"decisions cannot be recorded now: {exc}") from None
         except UsageError as exc:
             raise HTTPException(422, str(exc)) from None
         metrics.observe(decision)
+        if config.log_text:
+            log.info("decision %s policy=%s direction=%s action=%s latency_ms=%.1f text=%r", decision.decision_id,
+                     decision.policy, direction, decision.action, decision.latency_ms,
+                     "\n".join(f"{m.role}: {m.content}" for m in messages))
+        else:
+            log.info("decision %s policy=%s direction=%s action=%s latency_ms=%.1f", decision.decision_id,
+                     decision.policy, direction, decision.action, decision.latency_ms)
         return decision
 
     @app.post("/v1/guard", response_model=GuardDecision, summary="Judge a conversation under a policy.")
-    async def guard(body: GuardRequest) -> GuardDecision:
-        engine = engine_for(body.policy)
+    async def guard(body: GuardRequest, request: Request) -> Response:
+        engine = await authorized_engine(request, body.policy)
+        limit([m.content for m in body.messages], "messages")
         messages = [Message(role=m.role, content=m.content) for m in body.messages]
-        return await decide(engine, messages, body.direction)
+        return json_response((await decide(engine, messages, body.direction)).model_dump_json().encode())
 
     @app.post("/v1/moderations", response_model=ModerationResponse, summary="OpenAI-compatible moderation.")
-    async def moderations(body: ModerationRequest) -> ModerationResponse:
-        engine = engine_for(None)
+    async def moderations(body: ModerationRequest, request: Request) -> Response:
+        engine = await authorized_engine(request, request.headers.get(POLICY_HEADER))
         texts = [body.input] if isinstance(body.input, str) else body.input
-        if not texts or len(texts) > MAX_MESSAGES or any(len(t) > MAX_CONTENT_CHARS for t in texts):
-            raise HTTPException(422, f"input must hold 1 to {MAX_MESSAGES} texts of at most {MAX_CONTENT_CHARS} chars")
+        if not texts:
+            raise HTTPException(422, "input must hold at least one text")
+        limit(texts, "input")
         results = []
         for text in texts:
             decision = await decide(engine, [Message(role="user", content=text)], "input")
             named = moderation_categories(decision.categories, catalog)
             score = decision.score or 0.0
             flagged = decision.action != "allow"
-            results.append(ModerationResult(
-                flagged=flagged, categories={code: flagged and code in named for code in moderation_codes},
-                category_scores={code: round(score, 6) if code in named else 0.0 for code in moderation_codes}))
-        return ModerationResponse(id=f"modr-{secrets.token_hex(12)}", model=body.model or f"safetyscope-guard/"
-                                  f"{engine.policy.name}@{engine.policy.version}", results=results)
+            results.append({"flagged": flagged,
+                            "categories": {code: flagged and code in named for code in moderation_codes},
+                            "category_scores": {code: round(score, 6) if code in named else 0.0
+                                                for code in moderation_codes}})
+        model = body.model or f"safetyscope-guard/{engine.policy.name}@{engine.policy.version}"
+        return json_response(orjson.dumps({"id": f"modr-{secrets.token_hex(12)}", "model": model,
+                                           "results": results}))
+
+    @app.post("/v1/chat/completions", summary="Guarded proxy to the upstream OpenAI-compatible server.",
+              responses={200: {"description": "The upstream's reply unchanged, or a refusal with a `guard` field "
+                                              "(`X-Guard-Decision-Id` header either way)."},
+                         502: {"description": "The upstream failed; the input decision is still stored."}})
+    async def chat_completions(request: Request) -> Response:
+        engine = await authorized_engine(request, request.headers.get(POLICY_HEADER))
+        if upstream is None:
+            raise HTTPException(503, "no upstream configured: start the guard with --upstream URL")
+        raw = await request.body()
+        try:
+            call = parse_chat(orjson.loads(raw), max_messages=config.max_messages,
+                              max_content_chars=config.max_content_chars)
+        except orjson.JSONDecodeError as exc:
+            raise HTTPException(422, f"body is not valid JSON: {exc}") from None
+        except UsageError as exc:
+            raise HTTPException(413 if "more than the limit" in str(exc) else 422, str(exc)) from None
+        outcome = await guarded_chat(call, raw, upstream, lambda messages, direction: decide(engine, messages,
+                                                                                                direction))
+        return Response(outcome.body, status_code=outcome.status, media_type=outcome.media_type,
+                        headers=outcome.headers)
 
     @app.post("/v1/feedback", response_model=FeedbackResult, summary="The true label of a decision.")
-    async def feedback(body: FeedbackRequest) -> FeedbackResult:
-        row = await asyncio.to_thread(next(iter(engines.values())).store.get_decision, body.decision_id)
+    async def feedback(body: FeedbackRequest, request: Request) -> FeedbackResult:
+        key = await authorize(request, None)
+        row = await asyncio.to_thread(store.get_decision, body.decision_id)
         if row is None:
             raise HTTPException(404, f"no guard decision {body.decision_id!r}")
+        try:
+            check_policy(key, row.policy)
+        except AuthFailure as exc:
+            raise HTTPException(exc.status, str(exc)) from None
         engine = engines.get(row.policy) or next(iter(engines.values()))
         try:
             result = await asyncio.to_thread(engine.feedback, body.decision_id, body.label)
@@ -224,11 +352,11 @@ def create_app(engines: Mapping[str, GuardEngine], *, max_body_bytes: int = DEFA
     @app.get("/healthz", summary="Liveness and loaded policies.")
     async def healthz() -> dict[str, Any]:
         return {"status": "ok", "policies": {name: e.policy.version for name, e in engines.items()},
-                "default_policy": default, "time": time.time()}
+                "default_policy": default, "upstream": config.upstream, "time": time.time()}
 
     @app.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics.")
     async def prometheus() -> PlainTextResponse:
-        weights = {name: engine.hedge().weights() for name, engine in engines.items()}
+        weights = await asyncio.to_thread(lambda: {name: e.hedge().weights() for name, e in engines.items()})
         return PlainTextResponse(metrics.render(weights), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return app

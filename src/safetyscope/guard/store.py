@@ -2,12 +2,20 @@
 
 It follows ``runner/store.py``: SQLAlchemy Core, an append-only migration list (never edit a released
 migration, add the next), its own version table ``guard_schema_migrations`` so it can share a database
-with the results store.
+with the results store. API keys (``guard_api_keys``) hold only a salted hash of each secret.
+
+Write-behind (the service turns it on with :meth:`GuardStore.start_writer`): :meth:`GuardStore.queue_decision`
+hands a decision to one background thread that inserts in batches (``core/batching.py``), so a request never
+waits on a commit. Every read or change of decisions through the same store object first waits for the
+decisions queued before it (read-your-writes in this process); :meth:`GuardStore.stop_writer` and ``close``
+write what is still queued. Another process (the review CLI) sees a decision once its batch is committed,
+normally within ``linger_s`` (10 ms) of the decision.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -19,11 +27,14 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
+    func,
     insert,
     select,
     update,
 )
+from sqlalchemy.engine import Engine
 
+from safetyscope.core.batching import ThreadedBatchWriter
 from safetyscope.core.database import MigratedDatabase, utc_now
 from safetyscope.guard.hedge import Hedge
 
@@ -56,6 +67,19 @@ guard_weights = Table(
     Column("updated_at", Text, nullable=False),
 )
 
+guard_api_keys = Table(
+    "guard_api_keys", metadata,
+    Column("key_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("salt", Text, nullable=False),  # hex
+    Column("secret_hash", Text, nullable=False),  # hex BLAKE2b of the secret with the salt
+    Column("policies", Text, nullable=False),  # JSON list of policy names
+    Column("rate_per_s", Float),  # null: no rate limit
+    Column("burst", Integer),
+    Column("created_at", Text, nullable=False),
+    Column("revoked_at", Text),
+)
+
 guard_rounds = Table(
     "guard_rounds", metadata,
     Column("policy", Text, primary_key=True),
@@ -75,6 +99,12 @@ MIGRATIONS: list[list[str]] = [
         "cumulative_loss DOUBLE PRECISION NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (policy, expert))",
         "CREATE TABLE guard_rounds (policy TEXT PRIMARY KEY, rounds INTEGER NOT NULL, "
         "mixture_loss DOUBLE PRECISION NOT NULL, updated_at TEXT NOT NULL)",
+    ],
+    [
+        "CREATE TABLE guard_api_keys (key_id TEXT PRIMARY KEY, name TEXT NOT NULL, salt TEXT NOT NULL, "
+        "secret_hash TEXT NOT NULL, policies TEXT NOT NULL, rate_per_s DOUBLE PRECISION, burst INTEGER, "
+        "created_at TEXT NOT NULL, revoked_at TEXT)",
+        "CREATE INDEX guard_decisions_created ON guard_decisions (created_at)",
     ],
 ]
 
@@ -98,26 +128,118 @@ class DecisionRow:
     true_label: str | None
 
 
+@dataclass(frozen=True)
+class ApiKeyRow:
+    """A stored API key (its secret only as a salted hash)."""
+
+    key_id: str
+    name: str
+    salt: str
+    secret_hash: str
+    policies: tuple[str, ...]
+    rate_per_s: float | None
+    burst: int | None
+    created_at: str
+    revoked_at: str | None
+
+
+@dataclass(frozen=True)
+class NewDecision:
+    """A decision to insert (``created_at`` is when it was made, not when it is written)."""
+
+    decision_id: str
+    policy: str
+    policy_version: str
+    policy_digest: str
+    direction: str
+    action: str
+    score: float | None
+    categories: tuple[str, ...]
+    decision: dict[str, Any]
+    input_hash: str
+    input_text: str | None
+    latency_ms: float
+    created_at: str = field(default_factory=utc_now)
+
+    def values(self) -> dict[str, Any]:
+        """The row's column values."""
+        return {"decision_id": self.decision_id, "created_at": self.created_at, "policy": self.policy,
+                "policy_version": self.policy_version, "policy_digest": self.policy_digest,
+                "direction": self.direction, "action": self.action, "score": self.score,
+                "categories": orjson.dumps(list(self.categories)).decode(),
+                "decision": orjson.dumps(self.decision).decode(), "input_hash": self.input_hash,
+                "input_text": self.input_text, "latency_ms": self.latency_ms}
+
+
 class GuardStore(MigratedDatabase):
-    """Access to one guard database. Thread-safe one call at a time (each call is one transaction)."""
+    """Access to one guard database. Thread-safe one call at a time (each call is one transaction); with the
+    writer started, decisions can also be queued for a background thread (see the module docstring)."""
 
     migrations = MIGRATIONS
     version_table = "guard_schema_migrations"
     what = "guard store"
 
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self._writer: ThreadedBatchWriter[NewDecision] | None = None
+
+    # --- write-behind -----------------------------------------------------------------------------------
+
+    def start_writer(self, *, batch_size: int = 512, linger_s: float = 0.01) -> None:
+        """Start the background decision writer (no-op when running)."""
+        if self._writer is None:
+            self._writer = ThreadedBatchWriter(self.add_decisions, name="guard-decision-writer",
+                                               batch_size=batch_size, linger_s=linger_s)
+
+    @property
+    def writing_behind(self) -> bool:
+        """Whether :meth:`queue_decision` may be used."""
+        return self._writer is not None
+
+    def queue_decision(self, decision: NewDecision) -> None:
+        """Queue a decision for the writer (never blocks on the database); written directly when no writer runs.
+        :class:`~safetyscope.core.batching.WriteBacklog` when the writer is too far behind."""
+        if self._writer is None:
+            self.add_decisions([decision])
+        else:
+            self._writer.add(decision)
+
+    def flush(self) -> None:
+        """Wait until every decision queued so far is written (no-op without a writer)."""
+        writer = self._writer
+        if writer is not None:
+            writer.flush()
+
+    def stop_writer(self) -> None:
+        """Write what is queued and stop the writer (decisions are then written directly again)."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
+
+    def close(self) -> None:
+        try:
+            self.stop_writer()
+        finally:
+            super().close()
+
     # --- decisions --------------------------------------------------------------------------------------
+
+    def add_decisions(self, decisions: Sequence[NewDecision]) -> None:
+        """Insert decisions in one transaction."""
+        if decisions:
+            with self._engine.begin() as conn:
+                conn.execute(insert(guard_decisions), [decision.values() for decision in decisions])
 
     def add_decision(self, *, decision_id: str, policy: str, policy_version: str, policy_digest: str,
                      direction: str, action: str, score: float | None, categories: tuple[str, ...],
                      decision: dict[str, Any], input_hash: str, input_text: str | None, latency_ms: float) -> None:
-        with self._engine.begin() as conn:
-            conn.execute(insert(guard_decisions).values(
-                decision_id=decision_id, created_at=utc_now(), policy=policy, policy_version=policy_version,
-                policy_digest=policy_digest, direction=direction, action=action, score=score,
-                categories=orjson.dumps(list(categories)).decode(), decision=orjson.dumps(decision).decode(),
-                input_hash=input_hash, input_text=input_text, latency_ms=latency_ms))
+        self.add_decisions([NewDecision(
+            decision_id=decision_id, policy=policy, policy_version=policy_version, policy_digest=policy_digest,
+            direction=direction, action=action, score=score, categories=categories, decision=decision,
+            input_hash=input_hash, input_text=input_text, latency_ms=latency_ms)])
 
     def get_decision(self, decision_id: str) -> DecisionRow | None:
+        self.flush()
         with self._engine.connect() as conn:
             row = conn.execute(select(guard_decisions).where(guard_decisions.c.decision_id == decision_id)
                                ).mappings().first()
@@ -131,9 +253,51 @@ class GuardStore(MigratedDatabase):
         if unlabelled:
             query = query.where(guard_decisions.c.true_label.is_(None))
         query = query.order_by(guard_decisions.c.created_at, guard_decisions.c.decision_id).limit(limit)
+        self.flush()
         with self._engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         return [_decision_row(row) for row in rows]
+
+    def purge_decisions(self, before: str) -> int:
+        """Delete decisions created before the ISO-8601 UTC time ``before``; returns how many. Learned weights
+        are kept (they live in their own tables)."""
+        self.flush()
+        with self._engine.begin() as conn:
+            return int(conn.execute(delete(guard_decisions).where(guard_decisions.c.created_at < before)).rowcount)
+
+    # --- API keys ---------------------------------------------------------------------------------------
+
+    def add_key(self, *, key_id: str, name: str, salt: str, secret_hash: str, policies: tuple[str, ...],
+                rate_per_s: float | None, burst: int | None) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(insert(guard_api_keys).values(
+                key_id=key_id, name=name, salt=salt, secret_hash=secret_hash,
+                policies=orjson.dumps(list(policies)).decode(), rate_per_s=rate_per_s, burst=burst,
+                created_at=utc_now()))
+
+    def get_key(self, key_id: str) -> ApiKeyRow | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(guard_api_keys).where(guard_api_keys.c.key_id == key_id)).mappings().first()
+        return None if row is None else _key_row(row)
+
+    def list_keys(self, *, include_revoked: bool = False) -> list[ApiKeyRow]:
+        query = select(guard_api_keys).order_by(guard_api_keys.c.created_at, guard_api_keys.c.key_id)
+        if not include_revoked:
+            query = query.where(guard_api_keys.c.revoked_at.is_(None))
+        with self._engine.connect() as conn:
+            return [_key_row(row) for row in conn.execute(query).mappings().all()]
+
+    def count_active_keys(self) -> int:
+        with self._engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(guard_api_keys)
+                                    .where(guard_api_keys.c.revoked_at.is_(None))).scalar() or 0)
+
+    def revoke_key(self, key_id: str) -> bool:
+        """Revoke an active key; False when there is no such active key."""
+        with self._engine.begin() as conn:
+            return bool(conn.execute(update(guard_api_keys).where(
+                guard_api_keys.c.key_id == key_id, guard_api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=utc_now())).rowcount)
 
     # --- weights ----------------------------------------------------------------------------------------
 
@@ -154,6 +318,7 @@ class GuardStore(MigratedDatabase):
         """Set the decision's true label and save the updated weights, in one transaction. False when the
         decision already had a label (nothing changes)."""
         now = utc_now()
+        self.flush()
         with self._engine.begin() as conn:
             changed = conn.execute(update(guard_decisions).where(
                 guard_decisions.c.decision_id == decision_id, guard_decisions.c.true_label.is_(None))
@@ -179,3 +344,9 @@ def _decision_row(row: Any) -> DecisionRow:
                        decision=orjson.loads(row["decision"]), input_hash=row["input_hash"],
                        input_text=row["input_text"], latency_ms=float(row["latency_ms"]),
                        true_label=row["true_label"])
+
+
+def _key_row(row: Any) -> ApiKeyRow:
+    return ApiKeyRow(key_id=row["key_id"], name=row["name"], salt=row["salt"], secret_hash=row["secret_hash"],
+                     policies=tuple(orjson.loads(row["policies"])), rate_per_s=row["rate_per_s"], burst=row["burst"],
+                     created_at=row["created_at"], revoked_at=row["revoked_at"])

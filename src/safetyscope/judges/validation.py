@@ -27,6 +27,14 @@ from safetyscope.metrics.agreement import (
 from safetyscope.metrics.scorecard import NO_REFUSAL_STATE
 
 POSITIVE_MEANING = "the response gave the requested content (complied or partially complied; or judged harmful)"
+PROMPT_POSITIVE_MEANING = "the prompt is unsafe (a request the model should refuse)"
+"""Prompt-side labels (Aegis 2.0's ``prompt_label``, moderation texts read as prompts). A validation with this
+meaning is stored but never used to correct a run's attack success, which is about responses."""
+
+
+def positive_meaning(side: str) -> str:
+    """What a positive label means for labels about ``side`` (``response`` or ``prompt``)."""
+    return PROMPT_POSITIVE_MEANING if side == "prompt" else POSITIVE_MEANING
 
 
 @dataclass(frozen=True)
@@ -66,10 +74,15 @@ class JudgeEvaluation:
     by_category: dict[str, BinaryAgreement]
     three_way: MulticlassAgreement[str] | None
     unscored_reasons: dict[str, int]
+    side: str = "response"
+
+    @property
+    def positive(self) -> str:
+        return positive_meaning(self.side)
 
     def as_dict(self) -> dict[str, Any]:
         return {"judge": self.judge, "labels": self.labels, "label_kind": self.label_kind.value,
-                "positive": POSITIVE_MEANING, "agreement": self.agreement.as_dict(),
+                "side": self.side, "positive": self.positive, "agreement": self.agreement.as_dict(),
                 "by_category": {key: value.as_dict() for key, value in self.by_category.items()},
                 "three_way": None if self.three_way is None else {
                     "accuracy": self.three_way.accuracy, "kappa": self.three_way.kappa,
@@ -115,4 +128,4 @@ def summarise(judge: str, labels: str, judged: list[JudgedItem]) -> JudgeEvaluat
         judge=judge, labels=labels, label_kind=kind,
         agreement=binary_agreement(truth, predicted, [s or 0.0 for s in scores] if has_scores else None),
         by_category=agreement_by_group(truth, predicted, categories), three_way=three_way,
-        unscored_reasons=reasons)
+        unscored_reasons=reasons, side=judged[0].item.side)

@@ -12,7 +12,6 @@ unsafe prompts) and benign prompts (over-refusal), on the pairs where both attem
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from safetyscope.core.records import Expectation
-from safetyscope.metrics.intervals import Z95, wilson_interval
-from safetyscope.metrics.paired import holm_adjust, mcnemar_exact
+from safetyscope.metrics.paired import holm_adjust, mcnemar_exact, newcombe_paired_interval
 from safetyscope.metrics.scorecard import OVERALL, hazard_name
 from safetyscope.report.attempts import iter_views
 from safetyscope.report.grades import Grades, format_grade
@@ -31,35 +29,6 @@ from safetyscope.taxonomy import CANONICAL_HAZARDS
 
 OVER_REFUSAL = "over-refusal"
 FLIPS_SHOWN = 50
-
-
-def newcombe_paired_interval(both: int, only_a: int, only_b: int, neither: int,
-                             z: float = Z95) -> tuple[float, float]:
-    """95% interval for ``p_B − p_A`` on paired binary data (Newcombe 1998, method 10).
-
-    ``both`` = pairs positive in A and B, ``only_a`` = positive in A only, ``only_b`` = in B only, ``neither``.
-    ``φ`` is the phi coefficient of the 2×2 table with Newcombe's adjustment (0 when a margin is empty).
-    Returns (−1, 1) with no pairs.
-    """
-    n = both + only_a + only_b + neither
-    if n == 0:
-        return (-1.0, 1.0)
-    hits_a, hits_b = both + only_a, both + only_b
-    p_a, p_b = hits_a / n, hits_b / n
-    low_a, high_a = wilson_interval(hits_a, n, z)
-    low_b, high_b = wilson_interval(hits_b, n, z)
-    margins = (both + only_a) * (only_b + neither) * (both + only_b) * (only_a + neither)
-    cross = both * neither - only_a * only_b
-    # Newcombe's adjustment of φ (as in Altman et al., "Statistics with confidence", 2000, p. 52):
-    # AD − BC is replaced by AD − BC − n/2 when that is positive, by 0 when 0 ≤ AD − BC ≤ n/2
-    adjusted = cross - n / 2 if cross > n / 2 else min(cross, 0)
-    phi = adjusted / math.sqrt(margins) if margins else 0.0
-    delta = p_b - p_a
-    lower = delta - math.sqrt(max(0.0, (p_b - low_b) ** 2 - 2 * phi * (p_b - low_b) * (high_a - p_a)
-                                  + (high_a - p_a) ** 2))
-    upper = delta + math.sqrt(max(0.0, (high_b - p_b) ** 2 - 2 * phi * (high_b - p_b) * (p_a - low_a)
-                                  + (p_a - low_a) ** 2))
-    return (max(-1.0, lower), min(1.0, upper))
 
 
 @dataclass

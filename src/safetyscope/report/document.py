@@ -1,4 +1,4 @@
-"""One run's report in Markdown or JSON: the run summary plus AILuminate grades."""
+"""One run's report in Markdown or JSON: the run summary, AILuminate grades and judge agreement."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ from typing import Any
 
 from safetyscope.metrics.scorecard import Scorecard, hazard_name
 from safetyscope.report.grades import Grades
+from safetyscope.report.judge_agreement import JudgeAgreement
 from safetyscope.report.summary import markdown_summary, summary_dict
 from safetyscope.runner.store import RunRow
 
 
-def report_dict(run: RunRow, card: Scorecard, store_url: str, grades: Grades | None) -> dict[str, Any]:
-    return {**summary_dict(run, card, store_url), "grades": grades.as_dict() if grades else None}
+def report_dict(run: RunRow, card: Scorecard, store_url: str, grades: Grades | None,
+                agreement: JudgeAgreement | None = None) -> dict[str, Any]:
+    return {**summary_dict(run, card, store_url), "grades": grades.as_dict() if grades else None,
+            "judge_agreement": agreement.as_dict() if agreement else None}
 
 
 def grades_markdown(grades: Grades) -> str:
@@ -30,6 +33,8 @@ def grades_markdown(grades: Grades) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report_markdown(run: RunRow, card: Scorecard, store_url: str, grades: Grades | None) -> str:
+def report_markdown(run: RunRow, card: Scorecard, store_url: str, grades: Grades | None,
+                    agreement: JudgeAgreement | None = None) -> str:
     text = markdown_summary(run, card, store_url)
-    return text + ("\n" + grades_markdown(grades) if grades else "")
+    text += ("\n" + grades_markdown(grades)) if grades else ""
+    return text + ("\n" + agreement.markdown() if agreement else "")

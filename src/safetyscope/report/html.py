@@ -4,7 +4,7 @@ for the sample browser (filters + pagination over the attempts embedded as JSON)
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -13,7 +13,9 @@ from safetyscope.metrics.correction import CorrectedRate
 from safetyscope.metrics.scorecard import OVERALL, Rate, Scorecard, hazard_name
 from safetyscope.report.attempts import AttemptView
 from safetyscope.report.grades import Grades, format_grade
+from safetyscope.report.judge_agreement import JudgeAgreement, agreement_svg
 from safetyscope.report.summary import format_corrected, format_count, format_rate
+from safetyscope.report.tradeoff import attack_points, tradeoff_svg
 from safetyscope.runner.store import RunRow
 
 PAGE_SIZE = 50
@@ -82,18 +84,18 @@ def bars_svg(card: Scorecard, attack: str = OVERALL) -> str:
         y = 24 + row * row_h
         rate = card.attack_success[(attack, hazard)]
         parts.append(f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end">{_e(hazard_name(hazard))}</text>')
-        parts.append(_bar(rate.value, rate.interval if rate.scored else None, label_w, plot_w, y, 14, "#c0392b",
+        parts.append(bar(rate.value, rate.interval if rate.scored else None, label_w, plot_w, y, 14, "#c0392b",
                           f"raw: {format_rate(rate)}"))
         if corrected:
             fixed: CorrectedRate | None = card.corrected.get((attack, hazard))
             value = fixed.corrected if fixed else None
-            parts.append(_bar(value, fixed.interval if fixed else None, label_w, plot_w, y + 16, 9, "#7f8c8d",
+            parts.append(bar(value, fixed.interval if fixed else None, label_w, plot_w, y + 16, 9, "#7f8c8d",
                               f"judge-corrected: {format_corrected(fixed)}"))
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _bar(value: float | None, interval: tuple[float, float] | None, left: float, plot_w: float, y: float,
+def bar(value: float | None, interval: tuple[float, float] | None, left: float, plot_w: float, y: float,
          h: float, colour: str, label: str) -> str:
     if value is None:
         return f'<text x="{left + 4}" y="{y + h - 3}" class="head">{_e(label)}</text>'
@@ -132,18 +134,23 @@ def _category(view: AttemptView) -> str:
     return view.label or "unscored"
 
 
-def browser_data(views: Iterable[AttemptView], *, redact: bool) -> dict[str, Any]:
-    """The attempts as compact columns over a string table (the browser's JSON)."""
+def browser_data(views: Iterable[AttemptView], *, redact: bool,
+                 others: Mapping[tuple[str, str], tuple[bool, str]] | None = None) -> dict[str, Any]:
+    """The attempts as compact columns over a string table (the browser's JSON). ``others``: per (sample id,
+    attack), whether other judges disagree and their verdicts (from ``judge_agreement``)."""
     strings = _Strings()
     rows: list[list[int]] = []
+    others = others or {}
     for view in views:
         explanation = view.explanation or view.error or view.unscored_reason or ""
+        disagree, other_verdicts = others.get((view.sample_id, view.attack), (False, None))
         rows.append([strings(view.sample_id), strings(view.hazard), strings(view.attack), strings(_category(view)),
                      strings(view.prompt), strings(view.sent),
                      -1 if redact else strings(view.response), -1 if redact else strings(view.decoded_response),
-                     strings(view.verdict), strings(explanation)])
+                     strings(view.verdict), strings(explanation), strings(other_verdicts or None), int(disagree)])
     return {"columns": ["sample", "hazard", "attack", "category", "prompt", "sent", "response", "decoded",
-                        "verdict", "explanation"], "strings": strings.values, "rows": rows, "redacted": redact}
+                        "verdict", "explanation", "other_judges", "judges_disagree"], "strings": strings.values,
+            "rows": rows, "redacted": redact, "judges": bool(others)}
 
 
 def _json_script(data: dict[str, Any]) -> str:
@@ -193,7 +200,9 @@ SCRIPT = r"""
 (function(){
 const data = JSON.parse(document.getElementById('attempt-data').textContent);
 const S = data.strings, rows = data.rows, PAGE = %(page)d;
-const C = {sample:0, hazard:1, attack:2, category:3, prompt:4, sent:5, response:6, decoded:7, verdict:8, expl:9};
+const C = {sample:0, hazard:1, attack:2, category:3, prompt:4, sent:5, response:6, decoded:7, verdict:8, expl:9,
+           others:10, disagree:11};
+const judges = document.getElementById('f-judges');
 const sel = {hazard: document.getElementById('f-hazard'), attack: document.getElementById('f-attack'),
              category: document.getElementById('f-verdict')};
 function fill(select, col){
@@ -209,13 +218,14 @@ if (typeof location !== 'undefined' && location.hash){
   const preset = new URLSearchParams(location.hash.slice(1));
   const names = {hazard: 'hazard', attack: 'attack', verdict: 'category'};
   for (const k in names) if (preset.has(k)) sel[names[k]].value = preset.get(k);
+  if (preset.has('judges')) judges.value = preset.get('judges');
 }
 let shown = rows, page = 0;
 function apply(){
   const want = {};  // the string-table index of each chosen value; -2 = no filter, -3 = matches nothing
   for (const k in sel) want[k] = sel[k].value ? (index.has(sel[k].value) ? index.get(sel[k].value) : -3) : -2;
-  const q = search.value.toLowerCase();
-  shown = rows.filter(r => (want.hazard === -2 || r[C.hazard] === want.hazard) &&
+  const q = search.value.toLowerCase(), j = judges.value === 'disagree' ? 1 : judges.value === 'agree' ? 0 : -1;
+  shown = rows.filter(r => (j < 0 || r[C.disagree] === j) && (want.hazard === -2 || r[C.hazard] === want.hazard) &&
     (want.attack === -2 || r[C.attack] === want.attack) && (want.category === -2 || r[C.category] === want.category)
     && (!q || S[r[C.prompt]].toLowerCase().includes(q) || S[r[C.sample]].toLowerCase().includes(q)));
   page = 0; render();
@@ -233,13 +243,15 @@ function render(){
     if (data.redacted) cell(tr, 'redacted', 'redacted');
     else { let t = r[C.response] < 0 ? '(no response)' : S[r[C.response]];
       if (r[C.decoded] >= 0) t += '\n\n— decoded —\n' + S[r[C.decoded]]; cell(tr, t, 'resp'); }
-    cell(tr, S[r[C.verdict]] + (r[C.expl] > 0 ? '\n' + S[r[C.expl]] : ''));
+    cell(tr, S[r[C.verdict]] + (r[C.expl] > 0 ? '\n' + S[r[C.expl]] : '') +
+      (r[C.others] > 0 ? '\n\n— other judges' + (r[C.disagree] ? ' (disagree)' : '') + ' —\n' + S[r[C.others]] : ''));
     body.appendChild(tr);
   }
   document.getElementById('page-info').textContent =
     'page ' + (page + 1) + ' of ' + pages + ' · ' + shown.length + ' of ' + rows.length + ' attempts';
 }
 for (const k in sel) sel[k].addEventListener('change', apply);
+judges.addEventListener('change', apply);
 search.addEventListener('input', apply);
 document.getElementById('prev').addEventListener('click', () => { if (page > 0){ page--; render(); } });
 document.getElementById('next').addEventListener('click', () => { page++; render(); });
@@ -250,9 +262,20 @@ apply();
 """
 
 
+def _agreement_section(agreement: JudgeAgreement | None) -> str:
+    if agreement is None:
+        return ""
+    alpha = "undefined" if agreement.alpha is None else f"{agreement.alpha:.2f}"
+    note = (f"{len(agreement.judges)} judges scored the same responses (runs {', '.join(agreement.runs)}): "
+            f"{agreement.items} responses rated by at least two, {agreement.disagreements} with both an unsafe and "
+            f"a safe rating; Krippendorff's α = {alpha}. Cells: Cohen's κ, raw agreement and the responses both "
+            "judges scored (unscored ratings left out).")
+    return f"<h2>Judge agreement</h2><p class='note'>{_e(note)}</p>{agreement_svg(agreement)}"
+
+
 def html_report(run: RunRow, card: Scorecard, views: Iterable[AttemptView], *, grades: Grades | None = None,
-                redact: bool = False, store_url: str = "") -> str:
-    """The whole report as one HTML document."""
+                redact: bool = False, store_url: str = "", agreement: JudgeAgreement | None = None) -> str:
+    """The whole report as one HTML document; ``agreement`` adds the judge-agreement plot."""
     meta = [["run", run.run_id], ["target", run.target], ["dataset", run.dataset], ["judge", run.judge],
             ["status", run.status + (f" ({run.note})" if run.note else "")], ["attempts", str(card.total)],
             ["created", run.created_at]] + ([["store", store_url]] if store_url else [])
@@ -273,7 +296,8 @@ def html_report(run: RunRow, card: Scorecard, views: Iterable[AttemptView], *, g
     if grades is not None:
         notes.append(f"Grades: AILuminate v1.0 formula relative to {grades.reference}.")
     corrected_note = "; grey: judge-corrected" if card.corrected else ""
-    data = _json_script(browser_data(views, redact=redact))
+    data = _json_script(browser_data(views, redact=redact, others=agreement.others if agreement else None))
+    hidden = "" if agreement else " hidden"
     redact_note = ("<p class='redacted'>Responses were omitted from this file (--redact).</p>" if redact else
                    "<label><input type='checkbox' id='hide-responses'> hide response text</label>")
     hide_box = "<input type='checkbox' id='hide-responses' hidden>" if redact else ""
@@ -292,11 +316,18 @@ def html_report(run: RunRow, card: Scorecard, views: Iterable[AttemptView], *, g
 <h2>Attack success per hazard (all attacks pooled)</h2>
 <p class="note">Bars: attack success; whiskers: Wilson 95% interval{corrected_note}.</p>
 {bars_svg(card)}
+<h2>Safety vs helpfulness: attack success and over-refusal per attack</h2>
+<p class="note">Each point: one attack (and all attacks pooled); whiskers: Wilson 95% intervals. Lower left is
+better. The leaderboard (<code>safetyscope leaderboard RUN... --format html</code>) plots one point per run.</p>
+{tradeoff_svg(attack_points(card))}
+{_agreement_section(agreement)}
 <h2>Samples</h2>
 <div id="controls">
 <label>hazard <select id="f-hazard"><option value="">all</option></select></label>
 <label>attack <select id="f-attack"><option value="">all</option></select></label>
 <label>verdict <select id="f-verdict"><option value="">all</option></select></label>
+<label{hidden}>judges <select id="f-judges"><option value="">all</option><option value="disagree">disagree</option>
+<option value="agree">agree</option></select></label>
 <label>search <input id="f-search" type="search" placeholder="prompt or sample id"></label>
 {redact_note}{hide_box}
 <button id="prev">◀ previous</button><span id="page-info"></span><button id="next">next ▶</button>

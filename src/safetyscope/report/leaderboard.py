@@ -9,6 +9,7 @@ from typing import Any
 from safetyscope.metrics.scorecard import OVERALL, Scorecard
 from safetyscope.report.grades import Grades, format_grade
 from safetyscope.report.summary import format_rate
+from safetyscope.report.tradeoff import TradeoffPoint, tradeoff_svg
 from safetyscope.runner.store import RunRow
 
 HEADERS = ["rank", "run", "target", "dataset", "judge", "attack success [95% CI]", "over-refusal [95% CI]", "grade"]
@@ -65,6 +66,16 @@ def leaderboard_html(entries: list[Entry]) -> str:
                    for rank, entry in enumerate(ranked(entries), 1))
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>safetyscope leaderboard</title>"
             "<style>body{font:14px system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse}"
+            ".chart text{font-size:12px}.chart .head{fill:#555;font-size:11px}"
             "td,th{border:1px solid #ddd;padding:3px 8px}th{background:#f5f5f5}</style></head><body>"
             f"<h1>safetyscope leaderboard</h1><p>{html.escape(_note(entries))}</p>"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></body></html>\n")
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            "<h2>Safety vs helpfulness</h2><p>Attack success against over-refusal, one point per run (numbered as "
+            "in the legend), Wilson 95% whiskers on both axes; lower left is better.</p>"
+            f"{tradeoff_svg(tradeoff_points(entries))}</body></html>\n")
+
+
+def tradeoff_points(entries: list[Entry]) -> list[TradeoffPoint]:
+    """One trade-off point per run, in rank order, labelled by target (and run id)."""
+    return [TradeoffPoint(f"{entry.run.target} ({entry.run.run_id})", entry.card.attack_success.get((OVERALL, OVERALL)),
+                          entry.card.over_refusal.get(OVERALL)) for entry in ranked(entries)]

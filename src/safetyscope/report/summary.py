@@ -43,6 +43,11 @@ def format_corrected(rate: CorrectedRate | None) -> str:
     return f"{rate.corrected:.1%} [{low:.1%}–{high:.1%}]"
 
 
+def format_number(value: float | None) -> str:
+    """``3.5`` (one decimal) or ``—`` when there is nothing to average."""
+    return "—" if value is None else f"{value:.1f}"
+
+
 def format_count(rate: Rate | None) -> str:
     return "0" if rate is None else f"{rate.hits}/{rate.scored}"
 
@@ -75,6 +80,15 @@ def markdown_summary(run: RunRow, card: Scorecard, store_url: str) -> str:
             extra = " |" if corrected else ""
             lines.append(f"| Benign: over-refusal | {format_rate(refusal)} |{extra} {format_count(refusal)} "
                          f"| {refusal.unscored} |")
+        lines.append("")
+    if card.queries:
+        lines += ["## Queries per success (multi-turn attacks)", "",
+                  "Target queries used by attempts the judge called unsafe (scored attempts on prompts that expect a "
+                  "refusal).", "", "| attack | successes / attempts | mean per success | median per success "
+                  "| mean per attempt |", "|---|---|---|---|---|"]
+        for attack, cost in sorted(card.queries.items()):
+            lines.append(f"| `{attack}` | {cost.successes}/{cost.attempts} | {format_number(cost.mean)} "
+                         f"| {format_number(cost.median)} | {format_number(cost.mean_per_attempt)} |")
         lines.append("")
     lines += ["## Unscored", ""]
     if card.unscored_reasons:

@@ -7,7 +7,7 @@ from rich.table import Table
 
 from safetyscope.metrics.retaxonomy import rows_in_taxonomy
 from safetyscope.metrics.scorecard import OVERALL, Scorecard, hazard_name
-from safetyscope.report.summary import format_corrected, format_count, format_rate
+from safetyscope.report.summary import format_corrected, format_count, format_number, format_rate
 from safetyscope.runner.store import RunRow
 
 CAPTION = "Wilson 95% intervals; unscored items excluded from rates"
@@ -22,6 +22,8 @@ def print_scorecard(console: Console, run: RunRow, card: Scorecard, *, taxonomy:
     console.print(_by_hazard_table(run, card, pooled))
     if taxonomy is not None:
         console.print(_taxonomy_table(run, card, pooled, taxonomy))
+    if card.queries:
+        console.print(_queries_table(run, card))
     if card.unscored_reasons:
         reasons = ", ".join(f"{reason}: {count}" for reason, count in card.unscored_reasons.most_common())
         console.print(f"[yellow]Unscored {sum(card.unscored_reasons.values())} of {card.total}[/] ({reasons})")
@@ -75,6 +77,17 @@ def _by_attack_table(run: RunRow, card: Scorecard) -> Table:
         table.add_section()
         table.add_row("any attack (best-of-N, per prompt)", format_rate(best), format_count(best), "",
                       str(best.unscored), style="italic")
+    return table
+
+
+def _queries_table(run: RunRow, card: Scorecard) -> Table:
+    table = Table(title=f"{run.target} · multi-turn attacks · target queries",
+                  caption="per success: attempts the judge called unsafe; per attempt: every scored attempt")
+    for name in ("attack", "successes/attempts", "mean per success", "median per success", "mean per attempt"):
+        table.add_column(name, justify="left" if name == "attack" else "right")
+    for attack, cost in sorted(card.queries.items()):
+        table.add_row(attack, f"{cost.successes}/{cost.attempts}", format_number(cost.mean),
+                      format_number(cost.median), format_number(cost.mean_per_attempt))
     return table
 
 

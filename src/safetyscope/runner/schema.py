@@ -70,6 +70,15 @@ attempts = Table(
     Column("status", Text, nullable=False),  # done | error
     Column("error", Text),
     Column("updated_at", Text, nullable=False),
+    Column("conversation", Text),  # multi-turn attacks: the whole transcript as JSON (migration 4)
+    Column("queries", Integer),  # multi-turn attacks: target queries the attempt used (migration 4)
+)
+
+run_attacks = Table(
+    "run_attacks", metadata,
+    Column("run_id", Text, primary_key=True),
+    Column("attack", Text, primary_key=True),  # the attack's spec name, as in attempts.attack
+    Column("spec", Text, nullable=False),  # the full resolved spec as JSON: options, attacker model, prompt version
 )
 
 judge_validations = Table(
@@ -124,5 +133,13 @@ MIGRATIONS: list[list[str]] = [
         # No query uses these, and every insert paid for them with random page writes (benchmarks/RESULTS.md).
         "DROP INDEX IF EXISTS attempts_by_response",
         "DROP INDEX IF EXISTS verdicts_by_response",
+    ],
+    [
+        # Multi-turn attacks (PAIR, TAP, Crescendo): the whole conversation and the target queries it used.
+        "ALTER TABLE attempts ADD COLUMN conversation TEXT",
+        "ALTER TABLE attempts ADD COLUMN queries INTEGER",
+        # Each attack's full resolved spec (options, attacker model and its settings), once per run.
+        """CREATE TABLE run_attacks (
+            run_id TEXT NOT NULL, attack TEXT NOT NULL, spec TEXT NOT NULL, PRIMARY KEY (run_id, attack))""",
     ],
 ]

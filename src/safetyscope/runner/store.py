@@ -6,7 +6,7 @@ run reuses them. Writes are batched into one transaction each; a crash loses onl
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from safetyscope.core.database import MigratedDatabase, utc_now
 from safetyscope.core.records import Generation, RefusalState, Verdict, VerdictLabel
-from safetyscope.runner.schema import MIGRATIONS, attempts, judge_validations, responses, runs, verdicts
+from safetyscope.runner.schema import MIGRATIONS, attempts, judge_validations, responses, run_attacks, runs, verdicts
 
 _LOOKUP_CHUNK = 500
 
@@ -76,11 +76,14 @@ class AttemptRecord:
     decoded_response: str | None
     verdict_key: str | None
     error: str | None
+    conversation_json: str | None = None  # multi-turn attacks: the whole transcript
+    queries: int | None = None  # multi-turn attacks: target queries used
 
 
 @dataclass(frozen=True)
 class TallyRow:
-    """Count of attempts sharing (attack, hazard, expect, status, label, refusal, unscored reason)."""
+    """Count of attempts sharing (attack, hazard, expect, status, label, refusal, unscored reason, error,
+    queries); ``queries`` is set only for multi-turn attacks."""
 
     attack: str
     hazard: str
@@ -91,6 +94,7 @@ class TallyRow:
     unscored_reason: str | None
     error: str | None
     count: int
+    queries: int | None = None
 
 
 class Store(MigratedDatabase):
@@ -119,6 +123,20 @@ class Store(MigratedDatabase):
             conn.execute(update(runs).where(runs.c.run_id == run_id)
                          .values(status=status, note=note, updated_at=utc_now()))
 
+    def record_attacks(self, run_id: str, specs: Mapping[str, str]) -> None:
+        """Store each attack's full spec JSON (name → spec) for a run; a resumed run keeps the first record."""
+        dialect = postgresql if self._dialect == "postgresql" else sqlite
+        statement = dialect.insert(run_attacks).on_conflict_do_nothing(
+            index_elements=[run_attacks.c.run_id, run_attacks.c.attack])
+        with self._engine.begin() as conn:
+            conn.execute(statement, [{"run_id": run_id, "attack": name, "spec": spec} for name, spec in specs.items()])
+
+    def attack_specs(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """The full spec of every attack a run used, by name (empty for runs stored before migration 4)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(run_attacks).where(run_attacks.c.run_id == run_id)).mappings().all()
+        return {row["attack"]: orjson.loads(row["spec"]) for row in rows}
+
     def get_run(self, run_id: str) -> RunRow | None:
         with self._engine.connect() as conn:
             row = conn.execute(select(runs).where(runs.c.run_id == run_id)).mappings().first()
@@ -137,10 +155,13 @@ class Store(MigratedDatabase):
             conn.execute(insert(judge_validations).values(
                 {**asdict(row), "report": orjson.dumps(row.report).decode()}))
 
-    def latest_validation(self, judge_key: str) -> ValidationRow | None:
-        """The newest validation of exactly this judge (same spec), if any."""
-        query = (select(judge_validations).where(judge_validations.c.judge_key == judge_key)
-                 .order_by(judge_validations.c.created_at.desc()).limit(1))
+    def latest_validation(self, judge_key: str, *, positive: str | None = None) -> ValidationRow | None:
+        """The newest validation of exactly this judge (same spec), if any; only those whose positive class
+        means ``positive`` when given."""
+        query = select(judge_validations).where(judge_validations.c.judge_key == judge_key)
+        if positive is not None:
+            query = query.where(judge_validations.c.positive == positive)
+        query = query.order_by(judge_validations.c.created_at.desc()).limit(1)
         with self._engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         if row is None:
@@ -202,7 +223,8 @@ class Store(MigratedDatabase):
         dialect = postgresql if self._dialect == "postgresql" else sqlite
         statement = dialect.insert(attempts)
         replaced = {name: statement.excluded[name] for name in (
-            "sent", "response_key", "decoded_response", "verdict_key", "status", "error", "updated_at")}
+            "sent", "response_key", "decoded_response", "verdict_key", "status", "error", "updated_at",
+            "conversation", "queries")}
         return statement.on_conflict_do_update(index_elements=[attempts.c.run_id, attempts.c.attempt_id],
                                                set_=replaced)
 
@@ -211,14 +233,15 @@ class Store(MigratedDatabase):
     def tally(self, run_id: str) -> list[TallyRow]:
         """Counts for the metrics, grouped in the database (fast for 100k+ attempts)."""
         columns = (attempts.c.attack, attempts.c.hazard, attempts.c.expect, attempts.c.status, verdicts.c.label,
-                   verdicts.c.refusal, verdicts.c.unscored_reason, attempts.c.error)
+                   verdicts.c.refusal, verdicts.c.unscored_reason, attempts.c.error, attempts.c.queries)
         query = (select(*columns, func.count().label("n"))
                  .select_from(attempts.outerjoin(verdicts, verdicts.c.key == attempts.c.verdict_key))
                  .where(attempts.c.run_id == run_id)
                  .group_by(*columns))
         with self._engine.connect() as conn:
             return [TallyRow(attack=row[0], hazard=row[1], expect=row[2], status=row[3], label=row[4], refusal=row[5],
-                             unscored_reason=row[6], error=row[7], count=row[8]) for row in conn.execute(query)]
+                             unscored_reason=row[6], error=row[7], queries=row[8], count=row[9])
+                    for row in conn.execute(query)]
 
     def best_of_n(self, run_id: str) -> list[tuple[str, int, int, int]]:
         """Per unsafe sample (hazard, attempts, unsafe attempts, scored attempts): whether any attack broke it."""
@@ -266,7 +289,8 @@ def _attempt_row(record: AttemptRecord, now: str) -> dict[str, Any]:
             "language": record.language, "attack": record.attack, "attack_seed": record.attack_seed,
             "sample": record.sample_json, "sent": record.sent_json, "response_key": record.response_key,
             "decoded_response": record.decoded_response, "verdict_key": record.verdict_key,
-            "status": "error" if record.error else "done", "error": record.error, "updated_at": now}
+            "status": "error" if record.error else "done", "error": record.error, "updated_at": now,
+            "conversation": record.conversation_json, "queries": record.queries}
 
 
 def _run_row(row: Any) -> RunRow:

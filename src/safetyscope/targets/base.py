@@ -56,7 +56,14 @@ target_providers: Registry[Target] = Registry("target provider")
 
 
 def split_address(address: str) -> tuple[str, str]:
-    """``'openai/gpt-4o'`` → ``('openai', 'gpt-4o')``; the name may itself contain slashes."""
+    """``'openai/gpt-4o'`` → ``('openai', 'gpt-4o')``; the name may itself contain slashes. A wrapper address
+    ``provider:rest`` (a colon before the first slash, e.g. ``guarded:default:mock/complier``) gives
+    ``('guarded', 'default:mock/complier')``."""
+    head = address.split("/", 1)[0]
+    if ":" in head:
+        provider, _, name = address.partition(":")
+        if provider and name:
+            return provider, name
     provider, sep, name = address.partition("/")
     if not sep or not provider or not name:
         raise UsageError(f"target '{address}' must look like provider/name, e.g. embedded/smollm2-135m")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from safetyscope.datasets.loaders import (
     advbench,
     aegis,
+    aegis_labels,
     ailuminate,
     beavertails,
     cyberseceval,
@@ -12,6 +13,7 @@ from safetyscope.datasets.loaders import (
     harmbench,
     jailbreakbench,
     openai_moderation,
+    openai_moderation_labels,
     rmcbench,
     s_eval,
     simplesafetytests,
@@ -39,6 +41,8 @@ ENTRIES: tuple[NamedDataset, ...] = (
     *openai_moderation.ENTRIES,
     *toxicchat.ENTRIES,
     *beavertails.ENTRIES,
+    *openai_moderation_labels.ENTRIES,
+    *aegis_labels.ENTRIES,
 )
 
 __all__ = ["ENTRIES"]
