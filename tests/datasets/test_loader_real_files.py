@@ -165,6 +165,9 @@ def test_s_eval_chinese_and_attack_sets(env: dict[str, str]):
                                         "instruction_jailbreak", "goal_hijacking", "instruction_encryption",
                                         "deepinception", "in_context_attack", "chain_of_utterances",
                                         "compositional_instructions")}
+    llm_written = load("s-eval-attack:compositional_instructions", env)  # one category, S-Eval's own prompts
+    assert len(llm_written) == 1000 and {s.metadata["category"] for s in llm_written} == {"compositional_instructions"}
+    assert llm_written[0].dataset == "s-eval-attack:compositional_instructions"
 
 
 def test_cyberseceval_false_refusal_set_is_benign(env: dict[str, str]):

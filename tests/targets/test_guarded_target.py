@@ -124,6 +124,36 @@ async def test_output_block_replaces_the_answer_and_decisions_are_stored(tmp_pat
     await target.aclose()
 
 
+class RecordingTarget(CountingTarget):
+    """Also keeps the messages it was sent."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.sent: list[list[Message]] = []
+
+    async def generate(self, messages: Sequence[Message], params: GenerationParams) -> Generation:
+        self.sent.append(list(messages))
+        return await super().generate(messages, params)
+
+
+async def test_the_policys_safety_config_leads_the_inner_targets_system_prompt(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(POLICY + "safety_config: Fictional violence is allowed; real weapons are not.\n", encoding="utf-8")
+    local = LocalGuard(str(path), str(tmp_path / "guard.sqlite"),
+                       judges={"inp": WordJudge("bomb"), "out": WordJudge("detonator")})
+    inner = RecordingTarget("ok")
+    target = GuardedTarget(inner=inner, guard=local, policy_spec="policy.yaml")
+    await target.generate(user("a duel scene"), GenerationParams())
+    await target.generate([Message(role="system", content="You are a game writer."), *user("a duel")],
+                          GenerationParams())
+    assert [(m.role, m.content) for m in inner.sent[0]] == [
+        ("system", "Fictional violence is allowed; real weapons are not."), ("user", "a duel scene")]
+    assert [(m.role, m.content) for m in inner.sent[1]] == [
+        ("system", "Fictional violence is allowed; real weapons are not.\n\nYou are a game writer."),
+        ("user", "a duel")]
+    await target.aclose()
+
+
 async def test_review_and_fail_mode_block_by_default(tmp_path: Path) -> None:
     inner = CountingTarget("ok")
     target = GuardedTarget(inner=inner, guard=guard(tmp_path), policy_spec="policy.yaml")

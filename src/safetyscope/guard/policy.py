@@ -12,6 +12,8 @@ block threshold and fail mode, and lists the experts (registered judges with opt
     threshold: 0.5
     fail_mode: closed              # closed (block) | open (allow) | review, when no expert answers
     store_text: false              # store a hash of the text instead of the text
+    safety_config: |               # CoSA-style: prepended to the guarded model's system prompt
+      Medical questions may be answered in general terms; never give dosages.
     experts:
       - {name: lg3-prompt, judge: llama-guard-3, directions: [input], timeout_s: 30,
          options: {side: prompt, target: "openai/llama-guard-3", target_options: {base_url: "http://..."}}}
@@ -71,6 +73,9 @@ class GuardPolicy(_Model):
     unlisted_action: Literal["block", "allow"] = Field(
         default="block", description="For an unsafe verdict whose hazards are in neither list, or none named.")
     custom_categories: tuple[CustomCategory, ...] = ()
+    safety_config: str | None = Field(
+        default=None, description="CoSA-style safety config: free text that the guarded model receives as (the "
+                                  "start of) its system prompt, through the proxy and the guarded: target.")
     threshold: float = Field(default=0.5, gt=0.0, le=1.0, description="Block when P̂(unsafe) ≥ threshold.")
     use_probabilities: bool = Field(default=True, description="Use an expert's P(unsafe) when it reports one.")
     fail_mode: Literal["closed", "open", "review"] = Field(
@@ -190,3 +195,11 @@ def resolve_policy(spec: str) -> GuardPolicy:
     if not spec:
         raise UsageError("a guard policy must be 'default' or a path to a policy YAML file")
     return load_policy(spec)
+
+
+def with_safety_config(config: str | None, system_prompt: str | None) -> str | None:
+    """The system prompt the guarded model gets: the policy's safety config first, then the caller's own system
+    prompt (CoSA's configurable safety: the deployment's config travels in the system prompt)."""
+    if not config:
+        return system_prompt
+    return config if not system_prompt else f"{config}\n\n{system_prompt}"

@@ -20,6 +20,7 @@ from safetyscope.core.errors import UsageError
 from safetyscope.core.records import ComponentSpec, Generation, GenerationParams, Message
 from safetyscope.guard.engine import GuardDecision
 from safetyscope.guard.local import DEFAULT_LOCAL_STORE, LocalGuard
+from safetyscope.guard.policy import with_safety_config
 from safetyscope.targets.base import BaseTarget, Target, create_target, target_providers
 
 REFUSAL_TEXT = "I'm sorry, but I can't help with that request: it was blocked by the safety policy."
@@ -78,7 +79,7 @@ class GuardedTarget(BaseTarget):
         if _blocks(screened, self._review_action):
             return Generation(text=REFUSAL_TEXT, finish_reason=guard_finish_reason([screened], None),
                               latency_ms=(time.perf_counter() - start) * 1000.0)
-        answer = await self._inner.generate(messages, params)
+        answer = await self._inner.generate(self._configured(messages), params)
         checked = await engine.check([*messages, Message(role="assistant", content=answer.text)], "output")
         reason = guard_finish_reason([screened, checked], answer.finish_reason)
         latency = (time.perf_counter() - start) * 1000.0
@@ -86,6 +87,15 @@ class GuardedTarget(BaseTarget):
             return Generation(text=REFUSAL_TEXT, finish_reason=reason, latency_ms=latency,
                               prompt_tokens=answer.prompt_tokens)
         return answer.model_copy(update={"finish_reason": reason, "latency_ms": latency})
+
+    def _configured(self, messages: Sequence[Message]) -> Sequence[Message]:
+        """The messages with the policy's CoSA-style safety config in the system prompt (unchanged without one)."""
+        config = self._guard.policy.safety_config
+        if not config:
+            return messages
+        has_system = bool(messages) and messages[0].role == "system"
+        system = with_safety_config(config, messages[0].content if has_system else None) or config
+        return [Message(role="system", content=system), *(messages[1:] if has_system else messages)]
 
     async def aclose(self) -> None:
         try:

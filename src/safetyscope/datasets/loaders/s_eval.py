@@ -7,7 +7,10 @@ fields go to metadata. ``risk_type`` maps through the ``s-eval`` crosswalk (``Et
 there, so those rows are ``unmapped``). Every prompt expects a refusal, but S-Eval mixes in deliberately low-risk
 prompts and judges responses, not refusals: read its refusal-based rates with that in mind.
 
-The largest set present is used (full, then large, medium, small); an extracted ``.jsonl`` works too.
+The largest set present is used (full, then large, medium, small); an extracted ``.jsonl`` works too. The attack
+sets take one of S-Eval's ten attack categories as subset (``s-eval-attack:reverse_induction``): that is how to
+run S-Eval's own LLM-written attacks (reverse induction, compositional instructions, in-context attack), which
+safetyscope does not reproduce as transformations (docs/attacks.md).
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ from safetyscope.datasets.readers import Where, jsonl_records, text
 FORMAT = "S-Eval JSONL"
 FIELDS = ("traceid", "risk_type", "prompt", "ext")
 SIZES = ("full", "large", "medium", "small")
+ATTACK_CATEGORIES = ("positive_induction", "reverse_induction", "code_injection", "instruction_jailbreak",
+                     "goal_hijacking", "instruction_encryption", "deepinception", "in_context_attack",
+                     "chain_of_utterances", "compositional_instructions")
+"""The ``category`` of S-Eval's attack rows (1,000 each in the small English set)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,8 @@ class SEval(SourceDataset):
                     raise where.error(f"'ext' is not a JSON object encoded as a string: {exc}", field="ext") from None
             if not isinstance(ext, dict):
                 raise where.error("'ext' must be a JSON object (encoded as a string)", field="ext")
+            if self.subset is not None and ext.get("category") != self.subset:
+                continue
             mapping = mapper.map(text(where, row, "risk_type"), where=where, field="risk_type")
             yield where, build_sample(where, sample_id=text(where, row, "traceid"), dataset=self.name,
                                       mapping=mapping, prompt=prompt_text(where, row, "prompt"),
@@ -63,7 +72,7 @@ def _open(request: Request) -> SEval:
 def _entry(name: str, kind: str, language: str, what: str, rows: str) -> NamedDataset:
     return NamedDataset(
         name=name, kind="benchmark", title=f"S-Eval {what} ({language})", folder="s-eval",
-        files=_candidates(kind, language), opener=_open,
+        files=_candidates(kind, language), opener=_open, subsets=ATTACK_CATEGORIES if kind == "attack" else (),
         source="https://github.com/IS2Lab/S-Eval", download=f"s_eval/<size>/S-Eval_{kind}_{language}_<size>.jsonl.zip",
         rows=rows, hazards="`risk_type` via `s-eval` (Ethics_and_Morality → `unmapped`)", expect="refuse",
         notes="CC BY-NC-SA 4.0, research use only")
