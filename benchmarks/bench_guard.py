@@ -1,6 +1,7 @@
 """Benchmark the guard service over real loopback HTTP with the built-in offline policy.
 
     python benchmarks/bench_guard.py [--seconds 10] [--concurrency 32] [--rate 100] [--profile] [--json PATH]
+                                     [--server-arg=--no-write-behind ...]
 
 What it does:
 
@@ -14,6 +15,13 @@ What it does:
    upstream's ``/v1/chat/completions``, then through the guard's ``/v1/chat/completions`` (input screen,
    upstream call, output screen). The added latency is proxy minus direct, at p50 and p99.
 4. ``--profile`` runs the guard server under cProfile and prints where its time went.
+5. In process (``--in-process N``): the ``prompt-harm`` expert alone, then ``GuardEngine.check`` set up as the
+   service runs it (experts built, weights in memory, decisions queued for the store's background writer), one
+   at a time and 32 at once.
+
+The server runs as ``safetyscope guard serve`` does by default: no access log, uvloop and httptools when
+installed. For a before/after comparison run an older checkout's copy of this script (its server comes from its
+own ``src``).
 
 Every response is checked (HTTP 200 and the expected body); failures are counted and reported, never
 silently dropped from the latency figures.
@@ -196,8 +204,9 @@ async def measure(args: argparse.Namespace, guard: str, upstream: str, prompts: 
 
 
 async def in_process(prompts: list[str], count: int, store: Path) -> dict[str, Any]:
-    """The same decisions without HTTP: the experts alone, then ``GuardEngine.check`` (experts + Hedge weights read
-    + one stored decision each), one at a time and 32 at once; shows how much of a request is the guard itself."""
+    """The same decisions without HTTP: the experts alone, then ``GuardEngine.check`` as the service runs it (built
+    experts, weights in memory, decisions written behind), one at a time and 32 at once; shows how much of a
+    request is the guard itself. The queue is written out (and timed) before the figures are taken."""
     from safetyscope.core.records import Message
     from safetyscope.guard.engine import GuardEngine
     from safetyscope.guard.policy import default_policy
@@ -210,17 +219,25 @@ async def in_process(prompts: list[str], count: int, store: Path) -> dict[str, A
         classifier.classify(prompts[i % len(prompts)])
     expert_us = (time.perf_counter() - start) / count * 1e6
     engine = GuardEngine(default_policy(), GuardStore.open(str(store)))
+    engine.store.start_writer()
+    await engine.start()
     turns = [[Message(role="user", content=p)] for p in prompts]
     await engine.check(turns[0], "input")
     start = time.perf_counter()
     for i in range(count):
         await engine.check(turns[i % len(turns)], "input")
+    engine.store.flush()
     sequential = count / (time.perf_counter() - start)
+    batches = max(1, count // 32)
     start = time.perf_counter()
-    for base in range(0, count, 32):
-        await asyncio.gather(*(engine.check(turns[(base + j) % len(turns)], "input") for j in range(32)))
-    concurrent = count / (time.perf_counter() - start)
+    for base in range(batches):
+        await asyncio.gather(*(engine.check(turns[(base * 32 + j) % len(turns)], "input") for j in range(32)))
+    engine.store.flush()
+    concurrent = batches * 32 / (time.perf_counter() - start)
+    stored = len(engine.store.list_decisions(limit=3 * count + 64))
     engine.store.close()
+    if stored != count + batches * 32 + 1:
+        raise RuntimeError(f"{stored} decisions stored, expected {count + batches * 32 + 1}")
     return {"expert_us_per_prompt": round(expert_us, 1), "engine_sequential_per_s": round(sequential, 1),
             "engine_concurrent32_per_s": round(concurrent, 1), "decisions": count}
 
@@ -234,6 +251,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="run the guard server under cProfile")
     parser.add_argument("--in-process", type=int, default=2000, metavar="N",
                         help="also time N decisions in process, without HTTP (0: skip)")
+    parser.add_argument("--server-arg", action="append", default=[], metavar="ARG",
+                        help="an extra argument for 'guard serve', e.g. --server-arg=--no-write-behind (repeatable)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     prompts = [sample.prompt for sample in open_dataset("starter")]
@@ -247,7 +266,8 @@ def main() -> None:
         profile = work / "guard.prof"
         prefix = [sys.executable, "-m", "cProfile", "-o", str(profile)] if args.profile else [sys.executable]
         server = start([*prefix, "-m", "safetyscope.cli.main", "guard", "serve", "--port", str(guard_port),
-                        "--store", str(work / "guard.sqlite"), "--upstream", f"{upstream_url}/v1"], env,
+                        "--store", str(work / "guard.sqlite"), "--upstream", f"{upstream_url}/v1",
+                        *args.server_arg], env,
                        work / "guard.log")
         try:
             asyncio.run(wait_ready(f"{upstream_url}/v1/models"))
@@ -269,6 +289,7 @@ def main() -> None:
             print(f"in process   {results['in_process']}", flush=True)
     results["machine"] = machine()
     results["settings"] = {"seconds": args.seconds, "concurrency": args.concurrency, "rate": args.rate,
+                           "server_args": args.server_arg,
                            "policy": "default (prompt-harm input, exchange-harm output)", "store": "SQLite (temp)"}
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")

@@ -3,9 +3,9 @@
 Unlike ``runner/writer.py``'s ``BatchWriter`` (an asyncio task the run loop awaits, backpressure by waiting),
 this one is for callers that must not wait at all (a request handler on the event loop) and for synchronous
 readers that need their own writes first (``flush``). ``add`` only appends under a lock; the thread takes up
-to ``batch_size`` items once ``linger_s`` has passed (or the batch is full) and hands them to ``write`` (one
-transaction). Items stay queued until ``write`` returns: a failed write is logged and retried every
-``retry_delay_s`` with nothing dropped, and ``add`` refuses new items (:class:`WriteBacklog`) once
+to ``batch_size`` items once ``linger_s`` has passed (or the batch is full, or a ``flush`` waits) and hands them
+to ``write`` (one transaction). Items stay queued until ``write`` returns: a failed write is logged and retried
+every ``retry_delay_s`` with nothing dropped, and ``add`` refuses new items (:class:`WriteBacklog`) once
 ``max_pending`` are queued. ``close`` writes everything still queued, then stops the thread.
 """
 
@@ -42,6 +42,7 @@ class ThreadedBatchWriter(Generic[T]):
         self._pending: list[T] = []
         self._added = 0
         self._written = 0
+        self._wanted = 0  # a flush waits for items up to this count: no lingering
         self._closing = False
         self._stopped = False
         self.error: Exception | None = None  # the last failed write's error, None once a write succeeds
@@ -71,6 +72,8 @@ class ThreadedBatchWriter(Generic[T]):
         ``timeout_s`` (the items stay queued)."""
         with self._cond:
             target = self._added
+            self._wanted = max(self._wanted, target)
+            self._cond.notify_all()
             if not self._cond.wait_for(lambda: self._written >= target or self._stopped, timeout_s) \
                     or self._written < target:
                 raise StoreError(f"{target - self._written} items not written within {timeout_s} s"
@@ -96,8 +99,9 @@ class ThreadedBatchWriter(Generic[T]):
             self._cond.wait_for(lambda: bool(self._pending) or self._closing)
             if not self._pending:
                 return None
-            if not self._closing:  # let a batch build up, unless it is full already
-                self._cond.wait_for(lambda: len(self._pending) >= self._batch_size or self._closing, self._linger_s)
+            # let a batch build up, unless it is full already or someone waits for it
+            self._cond.wait_for(lambda: len(self._pending) >= self._batch_size or self._closing
+                                or self._wanted > self._written, self._linger_s)
             return self._pending[: self._batch_size]
 
     def _run(self) -> None:
@@ -108,6 +112,8 @@ class ThreadedBatchWriter(Generic[T]):
                 log.error("write of %d items failed, retrying in %.1f s: %s", len(batch), self._retry_delay_s, exc)
                 with self._cond:
                     self.error = exc
+                    if self._stopped:  # close gave up on these items (and said so)
+                        return
                     self._cond.wait(self._retry_delay_s)
                 continue
             with self._cond:

@@ -8,9 +8,9 @@ Bodies larger than ``max_body_bytes`` get 413; malformed JSON and invalid fields
 decision 404; a second label for a decision 409; a failed upstream 502 (504 on timeout); 503 when the store
 is so far behind that decisions could not be recorded.
 
-Startup builds every expert and starts the store's background decision writer; shutdown (after in-flight
-requests finished) writes every queued decision before the process exits. Responses are serialised once,
-straight from the decision (no second validation against the response model).
+Startup builds every expert and starts the store's background decision writer (unless ``write_behind`` is
+off); shutdown (after in-flight requests finished) writes every queued decision before the process exits.
+Responses are serialised once, straight from the decision (no second validation against the response model).
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ class Metrics:
             self.latency_sum += decision.latency_ms / 1000.0
             self.latency_count += 1
 
-    def render(self, weights: Mapping[str, Mapping[str, float]]) -> str:
+    def render(self, weights: Mapping[str, Mapping[str, float]], pending_writes: int = 0) -> str:
         lines = ["# HELP safetyscope_guard_decisions_total Guard decisions by policy, direction and action.",
                  "# TYPE safetyscope_guard_decisions_total counter"]
         with self._lock:
@@ -136,6 +136,8 @@ class Metrics:
                       "# TYPE safetyscope_guard_http_errors_total counter"]
             for code, count in sorted(self.http_errors.items()):
                 lines.append(f'safetyscope_guard_http_errors_total{{status="{code}"}} {count}')
+        lines += ["# HELP safetyscope_guard_pending_writes Decisions answered but not yet committed to the store.",
+                  "# TYPE safetyscope_guard_pending_writes gauge", f"safetyscope_guard_pending_writes {pending_writes}"]
         lines += ["# HELP safetyscope_guard_expert_weight Current Hedge weight of each expert.",
                   "# TYPE safetyscope_guard_expert_weight gauge"]
         for policy, table in sorted(weights.items()):
@@ -178,9 +180,11 @@ def moderation_categories(hazards: tuple[str, ...], catalog: TaxonomyCatalog) ->
 
 
 def create_app(engines: Mapping[str, GuardEngine], *, settings: ServiceSettings | None = None,
-               max_body_bytes: int | None = None, upstream_api_key: str | None = None) -> FastAPI:
+               max_body_bytes: int | None = None, upstream_api_key: str | None = None,
+               write_behind: bool = True) -> FastAPI:
     """The app for one or more policies (the first is the default). ``max_body_bytes`` overrides
-    ``settings``; ``upstream_api_key`` is the upstream's key (read from the environment by the CLI)."""
+    ``settings``; ``upstream_api_key`` is the upstream's key (read from the environment by the CLI);
+    ``write_behind`` false commits each decision before its reply (slower; nothing lost even to ``kill -9``)."""
     if not engines:
         raise UsageError("the guard service needs at least one policy")
     config = settings or ServiceSettings()
@@ -199,7 +203,8 @@ def create_app(engines: Mapping[str, GuardEngine], *, settings: ServiceSettings 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> Any:
-        store.start_writer()
+        if write_behind:
+            store.start_writer()
         for engine in engines.values():
             await engine.start()
         purger = None if config.retention_days is None else asyncio.create_task(
@@ -352,11 +357,13 @@ def create_app(engines: Mapping[str, GuardEngine], *, settings: ServiceSettings 
     @app.get("/healthz", summary="Liveness and loaded policies.")
     async def healthz() -> dict[str, Any]:
         return {"status": "ok", "policies": {name: e.policy.version for name, e in engines.items()},
-                "default_policy": default, "upstream": config.upstream, "time": time.time()}
+                "default_policy": default, "upstream": config.upstream, "pending_writes": store.pending_writes,
+                "time": time.time()}
 
     @app.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics.")
     async def prometheus() -> PlainTextResponse:
         weights = await asyncio.to_thread(lambda: {name: e.hedge().weights() for name, e in engines.items()})
-        return PlainTextResponse(metrics.render(weights), media_type="text/plain; version=0.0.4; charset=utf-8")
+        return PlainTextResponse(metrics.render(weights, store.pending_writes),
+                                 media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return app

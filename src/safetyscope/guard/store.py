@@ -196,6 +196,12 @@ class GuardStore(MigratedDatabase):
         """Whether :meth:`queue_decision` may be used."""
         return self._writer is not None
 
+    @property
+    def pending_writes(self) -> int:
+        """Decisions queued and not yet committed (0 without a writer)."""
+        writer = self._writer
+        return 0 if writer is None else writer.pending
+
     def queue_decision(self, decision: NewDecision) -> None:
         """Queue a decision for the writer (never blocks on the database); written directly when no writer runs.
         :class:`~safetyscope.core.batching.WriteBacklog` when the writer is too far behind."""
