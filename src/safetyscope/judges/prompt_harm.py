@@ -28,7 +28,7 @@ from safetyscope.core.records import ComponentSpec, JudgeInput, Verdict, Verdict
 from safetyscope.core.resources import read_json
 from safetyscope.judges.base import judges
 
-JUDGE_VERSION = 1
+JUDGE_VERSION = 2
 """Bump whenever the judge's output can change (features, weights, threshold)."""
 WEIGHTS_PACKAGE = "safetyscope.judges"
 WEIGHTS_FILE = "prompt_harm_weights.json"
@@ -66,6 +66,9 @@ _CUES = {
     r"|\bsafely\b|\blegally\b|\brecipe|\bcook",
 }
 _CUE_PATTERNS = {name: re.compile(pattern) for name, pattern in _CUES.items()}
+_HARM_CUE = "cue:"
+_NOT_HAZARD_CUES = frozenset(("cue:benign_context", "cue:families"))
+"""Cue features that are not hazard evidence for the gate (a benign context; the family count, always set)."""
 _STYLE_WORDS = frozenset(
     (  # noqa: SIM905 - a word list reads better as one string
         "a an the is are was were be been being to of in on at for and or but with without how what why where when "
@@ -135,6 +138,10 @@ class PromptHarmModel:
     hazard_classes: tuple[str, ...] = ()
     hazard_weights: dict[str, tuple[float, ...]] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    gate_cap: float = 1.0
+    """Hazard-evidence gate: P(unsafe) of a prompt without hazard evidence is capped at this (1.0: no gate)."""
+    gate_min_weight: float = math.inf
+    """A content word or phrase with at least this binary weight counts as hazard evidence (as does a harm cue)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PromptHarmModel:
@@ -145,26 +152,46 @@ class PromptHarmModel:
             if len(ws) != len(classes):
                 raise ValueError(f"{WEIGHTS_FILE}: hazard_weights[{name!r}] has {len(ws)} values, "
                                  f"expected {len(classes)} (one per hazard class)")
+        gate = data.get("gate", {})
+        if not isinstance(gate, dict) or (gate and not {"cap", "min_weight"} <= gate.keys()):
+            raise ValueError(f"{WEIGHTS_FILE}: gate must be an object with 'cap' and 'min_weight', got {gate!r}")
+        cap = float(gate.get("cap", 1.0))
+        if not 0.0 < cap <= 1.0:
+            raise ValueError(f"{WEIGHTS_FILE}: gate.cap must be in (0, 1], got {cap}")
         return cls(weights={name: float(w) for name, w in data["weights"].items()},
                    threshold=float(data.get("threshold", THRESHOLD)), hazard_classes=classes,
-                   hazard_weights=hazard_weights, meta=dict(data.get("meta", {})))
+                   hazard_weights=hazard_weights, meta=dict(data.get("meta", {})), gate_cap=cap,
+                   gate_min_weight=float(gate.get("min_weight", math.inf)))
 
     @classmethod
     def load_default(cls) -> PromptHarmModel:
         """The weights shipped in ``safetyscope/judges/data``."""
         return cls.from_dict(read_json(WEIGHTS_PACKAGE, WEIGHTS_FILE))
 
-    def probability(self, values: dict[str, float]) -> tuple[float, list[tuple[float, str]]]:
-        """P(unsafe) and the features' contributions to the log-odds, largest magnitude first."""
+    def raw_probability(self, values: dict[str, float]) -> tuple[float, list[tuple[float, str]], float]:
+        """Ungated P(unsafe), the features' contributions to the log-odds (largest magnitude first) and the
+        hazard evidence: ``inf`` with a harm cue, else the largest weight of a content word or phrase present."""
         z = 0.0
+        evidence = -math.inf
         pushes: list[tuple[float, str]] = []
         for name, value in values.items():
+            if name.startswith(_HARM_CUE) and name not in _NOT_HAZARD_CUES:
+                evidence = math.inf
             w = self.weights.get(name)
             if w is not None:
                 z += w * value
                 pushes.append((w * value, name))
+                if name.startswith(("w:", "b:")) and w > evidence:
+                    evidence = w
         pushes.sort(key=lambda item: -abs(item[0]))
-        return _sigmoid(z), pushes
+        return _sigmoid(z), pushes, evidence
+
+    def probability(self, values: dict[str, float]) -> tuple[float, list[tuple[float, str]]]:
+        """P(unsafe) after the hazard-evidence gate, and the contributions to the log-odds."""
+        p, pushes, evidence = self.raw_probability(values)
+        if evidence < self.gate_min_weight:
+            p = min(p, self.gate_cap)
+        return p, pushes
 
     def hazards(self, values: dict[str, float]) -> list[tuple[str, float]]:
         """Hazard classes with their probabilities (softmax), most probable first; empty without a model."""
