@@ -81,19 +81,27 @@ def store_location(store: str | None, output_dir: Path = DEFAULT_OUTPUT_DIR,
     return store or env.get(STORE_ENV) or str(output_dir / "results.sqlite")
 
 
-def load_spec_file(path: Path) -> dict[str, Any]:
-    """Read a YAML run spec into a plain mapping (validated later, with the overrides applied)."""
+def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
+    """A YAML file that must hold a mapping (an empty file is ``{}``); every error names the file and ``what`` it
+    is (a run spec, a policy, service settings)."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UsageError(f"run spec {path} does not exist") from None
+        raise UsageError(f"cannot read {what} {path}: it does not exist") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise UsageError(f"run spec {path} is not valid YAML: {exc}") from None
+        raise UsageError(f"{what} {path} is not valid YAML: {exc}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise UsageError(f"run spec {path} must be a mapping of fields, got {type(data).__name__}")
+        raise UsageError(f"{what} {path} must be a mapping of fields, got {type(data).__name__}")
     return data
+
+
+def load_spec_file(path: Path) -> dict[str, Any]:
+    """Read a YAML run spec into a plain mapping (validated later, with the overrides applied)."""
+    return read_yaml_mapping(path, "run spec")
 
 
 def resolve_spec(*, file_values: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None,

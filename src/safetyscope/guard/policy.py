@@ -27,6 +27,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from safetyscope.core.config import read_yaml_mapping
 from safetyscope.core.errors import UsageError
 from safetyscope.core.hashing import content_hash
 from safetyscope.guard.conformal import ConformalCalibration
@@ -174,13 +175,7 @@ def parse_policy(data: Any, *, source: str = "policy") -> GuardPolicy:
 def load_policy(path: str | Path) -> GuardPolicy:
     """Read and validate a YAML policy file."""
     file = Path(path)
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read policy {file}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"policy {file} is not valid YAML: {exc}") from None
-    return parse_policy(data, source=str(file))
+    return parse_policy(read_yaml_mapping(file, "policy"), source=str(file))
 
 
 def dump_policy(policy: GuardPolicy) -> str:

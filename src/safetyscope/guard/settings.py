@@ -20,9 +20,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from safetyscope.core.config import read_yaml_mapping
 from safetyscope.core.errors import UsageError
 
 MAX_MESSAGES = 256
@@ -58,15 +58,7 @@ def load_settings(path: Path | None, **overrides: Any) -> ServiceSettings:
     source = "service settings"
     if path is not None:
         source = str(path)
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise UsageError(f"{path} is not valid YAML: {exc}") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise UsageError(f"{path}: service settings must be a mapping")
-        data.update(loaded or {})
+        data.update(read_yaml_mapping(path, "service settings"))
     data.update({key: value for key, value in overrides.items() if value is not None})
     try:
         return ServiceSettings.model_validate(data)
