@@ -3,6 +3,7 @@ stop, determinism, attacker failures as attack errors, and the runner storing th
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Callable, Sequence
 
@@ -29,6 +30,8 @@ from safetyscope.core.records import (
     VerdictLabel,
 )
 from safetyscope.metrics.scorecard import OVERALL
+from safetyscope.report.attempts import iter_views
+from safetyscope.report.export import export_csv
 from safetyscope.report.summary import markdown_summary
 from safetyscope.runner.store import RunRow, Store
 from safetyscope.targets.base import BaseTarget
@@ -310,6 +313,12 @@ async def test_runner_stores_transcript_and_queries_and_reports_queries_per_succ
         markdown = markdown_summary(run, card, store.url)
         assert "## Queries per success (multi-turn attacks)" in markdown and "| `pair` | 1/2 | 2.0 | 2.0 | 2.5 |" \
             in markdown
+        exported = tmp_path / "attempts.csv"  # the export carries the seed, queries and the whole transcript
+        assert export_csv("run-1", iter_views(store, "run-1"), exported) == 3
+        with exported.open(newline="", encoding="utf-8") as handle:
+            by_sample = {row["sample_id"]: row for row in csv.DictReader(handle)}
+        assert by_sample["s0"]["queries"] == "2" and orjson.loads(by_sample["s0"]["conversation"]) == transcript
+        assert int(by_sample["s0"]["attack_seed"]) == won["attack_seed"]
     finally:
         store.close()
     # resume with an attacker that works: only the errored attempt runs again

@@ -90,6 +90,7 @@ class AttemptView:
     expect: str
     language: str
     attack: str
+    attack_seed: int
     status: str
     error: str | None
     prompt: str
@@ -103,14 +104,20 @@ class AttemptView:
     unscored_reason: str | None
     outcome: bool | None
     verdict: str
+    queries: int | None = None
+    """Multi-turn attacks: the target queries the conversation used."""
+    conversation: str | None = None
+    """Multi-turn attacks: the whole transcript as JSON (turns, attacker prompts, replies, per-turn verdicts)."""
 
 
 def iter_views(store: Store, run_id: str) -> Iterator[AttemptView]:
     for row in store.iter_attempts(run_id):
         yield AttemptView(
             attempt_id=row["attempt_id"], sample_id=row["sample_id"], dataset=row["dataset"], hazard=row["hazard"],
-            expect=row["expect"], language=row["language"], attack=row["attack"], status=row["status"],
+            expect=row["expect"], language=row["language"], attack=row["attack"],
+            attack_seed=row["attack_seed"], status=row["status"],
             error=row["error"], prompt=original_prompt(row["sample"]), sent=sent_text(row["sent"]),
             response=row["response_text"], decoded_response=row["decoded_response"], label=row["label"],
             refusal=row["refusal"], confidence=row["confidence"], explanation=row["explanation"],
-            unscored_reason=row["unscored_reason"], outcome=outcome(row), verdict=verdict_text(row))
+            unscored_reason=row["unscored_reason"], outcome=outcome(row), verdict=verdict_text(row),
+            queries=row.get("queries"), conversation=row.get("conversation"))

@@ -39,8 +39,8 @@ def export_parquet(run_id: str, views: Iterable[AttemptView], path: Path) -> int
         pq: Any = importlib.import_module("pyarrow.parquet")
     except ImportError:
         raise PrerequisiteError("Parquet export needs pyarrow: pip install pyarrow (or use --format csv)") from None
-    schema = pa.schema([(name, pa.bool_() if name == "outcome" else pa.float64() if name == "confidence"
-                         else pa.string()) for name in COLUMNS])
+    types = {"outcome": pa.bool_(), "confidence": pa.float64(), "attack_seed": pa.int64(), "queries": pa.int64()}
+    schema = pa.schema([(name, types.get(name, pa.string())) for name in COLUMNS])
     count = 0
     with pq.ParquetWriter(str(path), schema) as writer:
         batch: list[dict[str, Any]] = []
