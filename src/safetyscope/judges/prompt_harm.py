@@ -3,10 +3,11 @@
 The other offline judges read responses; a guard's input side needs a judge of the prompt alone. Pure Python,
 standard library only at run time, about 0.15 ms per prompt. Features (``extract_prompt_features``):
 content-word unigrams and bigrams of the normalised prompt (instruction and function words left out; each
-family L2-normalised), cue families (harm lexicons, benign contexts) and shape (length, question form). Two
-logistic regressions share them:
+family L2-normalised) and cue families (harm lexicons, benign contexts). Two logistic regressions share them:
 
-* binary (harmful request vs benign), P(unsafe) at or above ``threshold`` is unsafe;
+* binary (harmful request vs benign), P(unsafe) at or above ``threshold`` is unsafe; a hazard-evidence gate
+  caps P(unsafe) below the threshold for a prompt with no harm cue and no strongly harmful word (an everyday
+  request: "hello there", "Write a poem about spring");
 * multinomial over the canonical hazards, fitted on the harmful prompts whose source category maps to one;
   the unsafe verdict names the most probable hazard.
 
@@ -37,11 +38,6 @@ MAX_CHARS = 4000
 """Only the first this many characters of a prompt are read (bounded time on huge inputs)."""
 
 _WORD = re.compile(r"[a-z][a-z0-9']*")
-_QUESTION_WORDS = frozenset(
-    (  # noqa: SIM905 - a word list reads better as one string
-        "how what why where when who which whose can could should would is are do does did will may"
-    ).split()
-)
 _CUES = {
     "weapons": r"\bbombs?\b|explosive|detonat|grenade|\bguns?\b|firearm|ammunition|\brifle|weapon|nerve agent|sarin"
     r"|anthrax|ricin|bioweapon|uranium|napalm|molotov",
@@ -90,19 +86,11 @@ def normalize_prompt(text: str) -> str:
 
 def extract_prompt_features(prompt: str) -> dict[str, float]:
     """Sparse feature values of one prompt (the same function at training and run time): content-word
-    unigrams and bigrams, cue families (harm lexicons and benign contexts), and shape."""
+    unigrams and bigrams and cue families (harm lexicons and benign contexts). No length or question-form
+    features: like the instruction words, they tell which dataset a prompt came from (issue #7)."""
     text = normalize_prompt(prompt)
     tokens = _WORD.findall(text)
     values: dict[str, float] = {"bias": 1.0}
-    n = len(tokens)
-    values["len:log_words"] = math.log1p(n) / 6.0
-    for limit in (6, 12, 25, 60):
-        if n < limit:
-            values[f"len:lt{limit}"] = 1.0
-    if "?" in text:
-        values["shape:question"] = 1.0
-    if tokens and tokens[0] in _QUESTION_WORDS:
-        values["shape:question_word"] = 1.0
     hits = 0
     for name, pattern in _CUE_PATTERNS.items():
         if pattern.search(text):
