@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -58,3 +59,24 @@ async def test_review_list_and_resolve(tmp_path: Path) -> None:
     assert resolved.exit_code == 0 and "lg3=1.000" in resolved.output
     after = runner.invoke(guard_app, ["review", "list", "--store", location], env={"COLUMNS": "240"})
     assert "0 awaiting review" in after.output
+
+
+def test_calibrate_on_human_labels_by_name_checks_coverage_on_a_held_out_half(shared: Path, tmp_path: Path,
+                                                                               monkeypatch) -> None:
+    """harmbench-val (602 human-labelled completions) through the default policy's output expert: the held-out
+    coverage must reach 1 − α within three standard errors (the guarantee holds for any scorer)."""
+    monkeypatch.setenv("SAFETYSCOPE_SHARED", str(shared))
+    out = tmp_path / "calibrated.yaml"
+    result = CliRunner().invoke(guard_app, ["calibrate", "--labels", "harmbench-val", "--alpha", "0.1", "--holdout",
+                                            "0.5", "--seed", "1", "--output", str(out),
+                                            "--store", str(tmp_path / "g.sqlite")])
+    assert result.exit_code == 0, result.output
+    assert load_policy(out).conformal.n == 301
+    held = re.search(r"held out (\d+) items .*coverage ([0-9.]+) .*standard error ([0-9.]+)\); review rate ([0-9.]+)%",
+                     result.output)
+    assert held is not None, result.output
+    n, coverage, error, review = int(held[1]), float(held[2]), float(held[3]), float(held[4])
+    assert n == 301 and coverage >= 0.9 - 3 * error and 0.0 < review < 100.0
+    refusal_labels = CliRunner().invoke(guard_app, ["calibrate", "--labels", "xstest-completions", "--output",
+                                                    str(out), "--store", str(tmp_path / "g.sqlite")])
+    assert refusal_labels.exit_code != 0 and "refusal labels" in str(refusal_labels.exception)

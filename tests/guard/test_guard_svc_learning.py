@@ -8,6 +8,7 @@ import random
 import pytest
 
 from safetyscope.guard import Hedge, calibrate, prediction_set
+from safetyscope.guard.conformal import check_coverage, holdout_split
 from safetyscope.guard.hedge import regret_bound
 
 
@@ -78,18 +79,22 @@ def test_conformal_coverage_on_held_out_split(alpha: float) -> None:
     rng = random.Random(11)
     scores, labels = _scored(rng, 6000)
     calibration = calibrate(scores[:3000], labels[:3000], alpha)
-    covered = abstained = 0
-    for score, label in zip(scores[3000:], labels[3000:], strict=True):
-        labels_set = prediction_set(score, calibration.q)
-        covered += label in labels_set
-        abstained += len(labels_set) != 1
-    n = 3000
-    coverage = covered / n
-    slack = 3 * math.sqrt(alpha * (1 - alpha) / n)
-    print(f"alpha={alpha}: q={calibration.q:.3f}, coverage {coverage:.3f} (target {1 - alpha}), "
-          f"abstention {abstained / n:.3f}")
-    assert coverage >= 1 - alpha - slack
-    assert 0.0 < abstained / n < 1.0
+    check = check_coverage(scores[3000:], labels[3000:], calibration.q)
+    covered = sum(label in prediction_set(score, calibration.q)
+                  for score, label in zip(scores[3000:], labels[3000:], strict=True))
+    assert (check.n, check.covered) == (3000, covered)
+    print(f"alpha={alpha}: q={calibration.q:.3f}, coverage {check.coverage:.3f} (target {1 - alpha}), "
+          f"abstention {check.abstention_rate:.3f}")
+    assert check.coverage >= 1 - alpha - 3 * check.standard_error(alpha)
+    assert 0.0 < check.abstention_rate < 1.0
+
+
+def test_holdout_split_is_seeded_disjoint_and_complete() -> None:
+    calibration, held_out = holdout_split(10, 0.3, seed=4)
+    assert len(held_out) == 3 and sorted(calibration + held_out) == list(range(10))
+    assert (calibration, held_out) == holdout_split(10, 0.3, seed=4) != holdout_split(10, 0.3, seed=5)
+    with pytest.raises(ValueError):
+        holdout_split(1, 0.5, seed=0)
 
 
 def test_conformal_edge_cases() -> None:

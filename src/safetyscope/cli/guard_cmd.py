@@ -18,8 +18,9 @@ from rich.table import Table
 from safetyscope.core.config import DEFAULT_OUTPUT_DIR
 from safetyscope.core.errors import DatasetError, PrerequisiteError, UsageError
 from safetyscope.core.records import Message
+from safetyscope.datasets import LabelKind, open_labelled_set
 from safetyscope.guard.auth import create_key
-from safetyscope.guard.conformal import calibrate, is_unsafe, prediction_set
+from safetyscope.guard.conformal import calibrate, check_coverage, holdout_split, is_unsafe, prediction_set
 from safetyscope.guard.engine import GuardEngine, apply_feedback
 from safetyscope.guard.policy import GuardPolicy, default_policy, dump_policy, load_policy
 from safetyscope.guard.retention import purge
@@ -236,17 +237,50 @@ def read_labelled(path: Path) -> list[tuple[list[Message], str, str]]:
     return items
 
 
+def read_calibration_items(labels: str) -> list[tuple[list[Message], str, str]]:
+    """A guard JSONL file (rows with ``label``: see :func:`read_labelled`), or any labelled judge set by name or path
+    (``harmbench-val``, an Aegis 2.0 or OpenAI-moderation file, …) with harmfulness labels: response-side items are
+    judged as output (the prompt plus the response), prompt-side items as input."""
+    path = Path(labels)
+    if path.suffix == ".jsonl" and path.is_file():
+        first = next((line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()), "")
+        try:
+            is_guard_format = isinstance(row := orjson.loads(first), dict) and "label" in row
+        except orjson.JSONDecodeError:
+            is_guard_format = True  # read_labelled names the line and the problem
+        if is_guard_format:
+            return read_labelled(path)
+    labelled = open_labelled_set(labels)
+    items: list[tuple[list[Message], str, str]] = []
+    for item in labelled:
+        if item.label_kind != LabelKind.HARMFULNESS:
+            raise UsageError(f"'{labels}' has refusal labels (did the model refuse?), not safe/unsafe labels: "
+                             "calibrate on a set labelled for harm, e.g. harmbench-val")
+        if item.side == "prompt":
+            items.append((list(item.sample.messages), "input", item.human_label))
+        else:
+            items.append(([*item.sample.messages, Message(role="assistant", content=item.response)], "output",
+                          item.human_label))
+    if not items:
+        raise UsageError(f"labelled set '{labels}' has no items")
+    return items
+
+
 @guard_app.command("calibrate", help="Split-conformal calibration: run the policy on labelled data, write the "
                                      "policy with its conformal threshold.")
 def calibrate_cmd(
-    labels: Path = typer.Option(..., help="JSONL: {messages | prompt, direction?, label: safe|unsafe} per line."),
+    labels: str = typer.Option(..., help="A guard JSONL file ({messages | prompt, direction?, label: safe|unsafe} "
+                                         "per line) or a labelled set by name or path (e.g. harmbench-val)."),
     alpha: float = typer.Option(0.1, min=0.001, max=0.999, help="Target miscoverage (1 - alpha coverage)."),
+    holdout: float = typer.Option(0.0, min=0.0, max=0.9, help="Hold this fraction out (seeded) and report the "
+                                                              "threshold's empirical coverage and review rate on it."),
+    seed: int = typer.Option(0, help="Seed of the held-out split."),
     policy: Path | None = typer.Option(None, help="Policy YAML (default: the built-in policy)."),
     output: Path = typer.Option(..., help="Where to write the calibrated policy YAML."),
     store: str = typer.Option(DEFAULT_GUARD_STORE, help="Guard store (calibration decisions are stored too)."),
 ) -> None:
     chosen = _policies([policy] if policy else None)[0]
-    items = read_labelled(labels)
+    items = read_calibration_items(labels)
     opened = GuardStore.open(store)
     engine = GuardEngine(chosen, opened)
 
@@ -267,8 +301,20 @@ def calibrate_cmd(
     pairs = [(score, label) for score, (_, _, label) in zip(scores, items, strict=True) if score is not None]
     if not pairs:
         raise UsageError("no item got a score (every expert failed): nothing to calibrate")
+    held_out: list[tuple[float, str]] = []
+    if holdout:
+        try:
+            calibration_index, held_out_index = holdout_split(len(pairs), holdout, seed)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        held_out = [pairs[i] for i in held_out_index]
+        pairs = [pairs[i] for i in calibration_index]
     result = calibrate([score for score, _ in pairs], [label for _, label in pairs], alpha)
     abstain = sum(len(prediction_set(score, result.q)) != 1 for score, _ in pairs) / len(pairs)
     output.write_text(dump_policy(chosen.model_copy(update={"conformal": result})), encoding="utf-8")
     typer.echo(f"calibrated on {len(pairs)} of {len(items)} items (unscored items dropped): q={result.q:.4f} at "
                f"alpha={alpha:g}; review rate on the calibration set {abstain:.1%}; policy written to {output}")
+    if held_out:
+        check = check_coverage([score for score, _ in held_out], [label for _, label in held_out], result.q)
+        typer.echo(f"held out {check.n} items (seed {seed}): coverage {check.coverage:.3f} (target >= {1 - alpha:.3f},"
+                   f" standard error {check.standard_error(alpha):.3f}); review rate {check.abstention_rate:.1%}")

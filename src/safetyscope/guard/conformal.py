@@ -13,7 +13,9 @@ Under exchangeability of calibration and test items, ``P(y ∈ C(x)) ≥ 1 − �
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -69,3 +71,50 @@ def prediction_set(score: float, q: float) -> frozenset[str]:
     if score <= q:
         labels.add(SAFE)
     return frozenset(labels)
+
+
+@dataclass(frozen=True)
+class CoverageCheck:
+    """How a calibrated threshold did on held-out labelled items."""
+
+    n: int
+    covered: int
+    """Items whose prediction set holds their true label."""
+    abstained: int
+    """Items whose set holds both labels (or none): ``review``."""
+
+    @property
+    def coverage(self) -> float:
+        return self.covered / self.n
+
+    @property
+    def abstention_rate(self) -> float:
+        return self.abstained / self.n
+
+    def standard_error(self, alpha: float) -> float:
+        """The binomial standard error of the coverage if it were exactly ``1 − alpha``."""
+        return math.sqrt(alpha * (1.0 - alpha) / self.n)
+
+
+def check_coverage(scores: Sequence[float], labels: Sequence[str | bool | int], q: float) -> CoverageCheck:
+    """Empirical coverage and abstention of the threshold ``q`` on held-out ``scores`` and true ``labels``."""
+    if not scores or len(scores) != len(labels):
+        raise ValueError("coverage needs as many labels as scores, at least one")
+    covered = abstained = 0
+    for score, label in zip(scores, labels, strict=True):
+        chosen = prediction_set(score, q)
+        covered += (UNSAFE if is_unsafe(label) else SAFE) in chosen
+        abstained += len(chosen) != 1
+    return CoverageCheck(n=len(scores), covered=covered, abstained=abstained)
+
+
+def holdout_split(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """A seeded split of ``range(n)`` into (calibration, held-out) indices, ``fraction`` of them held out."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError("the held-out fraction must lie strictly between 0 and 1")
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    cut = n - max(1, round(n * fraction))
+    if cut < 1:
+        raise ValueError(f"{n} items are too few to hold {fraction:.0%} out")
+    return sorted(order[:cut]), sorted(order[cut:])
