@@ -9,13 +9,14 @@ after retries, an empty reply or an unusable one raises :class:`~safetyscope.cor
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from safetyscope.core.errors import AttackError, TargetError
+from safetyscope.core.errors import AttackError, SafetyscopeError, TargetError
 from safetyscope.core.records import GenerationParams, Message
 from safetyscope.runner.retry import RetryPolicy, retry_call
 from safetyscope.targets.base import Target, create_target, split_address
@@ -28,6 +29,8 @@ SEEDED_PROVIDERS = frozenset({"embedded", "mock"})
 greedy decoding (temperature 0) unless a temperature is given."""
 
 CACHE_SIZE = 4096
+DEFAULT_IN_FLIGHT = 8
+"""Attacker calls at once when the attacker target sets no ``max_in_flight`` of its own."""
 SEED_MODULUS = 2**31  # keeps seeds within what every backend accepts
 
 
@@ -48,6 +51,8 @@ class Attacker:
         self._policy = RetryPolicy(timeout_s=timeout_s, max_retries=max_retries, max_delay_s=20.0)
         self._rng = random.Random(0)  # backoff jitter only; never reaches the output
         self._cache: OrderedDict[tuple[tuple[Message, ...], GenerationParams], str] = OrderedDict()
+        self._pending: dict[tuple[tuple[Message, ...], GenerationParams], asyncio.Future[str]] = {}
+        self._slots: asyncio.Semaphore | None = None
 
     @property
     def honours_seed(self) -> bool:
@@ -70,24 +75,55 @@ class Attacker:
                                 seed=seed % SEED_MODULUS if temperature > 0 else 0, stop=tuple(stop))
 
     async def complete(self, messages: Sequence[Message], params: GenerationParams, *, what: str) -> str:
-        """The attacker's reply to ``messages``; ``what`` names the task in error messages."""
+        """The attacker's reply to ``messages``; ``what`` names the task in error messages. Identical calls share
+        one model call (finished or in flight); at most the target's ``max_in_flight`` calls run at once, and a
+        call's timeout starts only when it gets a slot. Any failure of the attacker model is an
+        :class:`AttackError` (only user-fixable :class:`SafetyscopeError` s, e.g. a missing package, pass)."""
         key = (tuple(messages), params)
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)
             return cached
-        target = self.target()
+        pending = self._pending.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._pending[key] = future
         try:
-            generation = await retry_call(lambda: target.generate(messages, params), self._policy, self._rng,
-                                          f"attacker {self.address}")
+            text = await self._call(messages, params, what)
+        except asyncio.CancelledError:
+            future.cancel()  # the run is stopping; callers sharing this call stop with it
+            raise
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here, so an unshared failure is not reported as unhandled
+            raise
+        else:
+            future.set_result(text)
+            self._cache[key] = text
+            if len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+            return text
+        finally:
+            del self._pending[key]
+
+    async def _call(self, messages: Sequence[Message], params: GenerationParams, what: str) -> str:
+        target = self.target()
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(target.max_in_flight or DEFAULT_IN_FLIGHT)
+        try:
+            async with self._slots:
+                generation = await retry_call(lambda: target.generate(messages, params), self._policy, self._rng,
+                                              f"attacker {self.address}")
         except TargetError as exc:
             raise AttackError(f"{what}: attacker model {self.address} failed: {exc}") from exc
+        except SafetyscopeError:
+            raise  # user-fixable (e.g. the embedded model's package is missing): stop the run
+        except Exception as exc:  # a backend bug fails this attack, not the run
+            raise AttackError(f"{what}: attacker model {self.address} failed: {type(exc).__name__}: {exc}") from exc
         if not generation.text.strip():
             raise AttackError(f"{what}: attacker model {self.address} returned nothing "
                               f"(finish_reason={generation.finish_reason})")
-        self._cache[key] = generation.text
-        if len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
         return generation.text
 
     async def aclose(self) -> None:

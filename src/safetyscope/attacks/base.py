@@ -133,6 +133,26 @@ class ComposedAttack:
             response = await decode_reply(part, response)
         return response
 
+    async def aclose(self) -> None:
+        """Release what the parts hold (a model-driven part's attacker model)."""
+        await close_all(self._parts)
+
+
+async def close_all(attacks: Sequence[Attack]) -> None:
+    """Close every attack that holds something (``aclose``); each is closed even when another fails, and the
+    first failure is raised at the end."""
+    failure: BaseException | None = None
+    for attack in attacks:
+        close = getattr(attack, "aclose", None)
+        if close is None:
+            continue
+        try:
+            await close()
+        except Exception as exc:
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+
 
 def create_attack(spec: str, options: dict[str, Any] | None = None) -> Attack:
     """``'none'``, a registered name, or names joined by ``+`` (options apply to single attacks only)."""

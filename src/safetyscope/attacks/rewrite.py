@@ -14,7 +14,7 @@ from safetyscope.attacks._common import last_user_index
 from safetyscope.attacks.attacker import DEFAULT_ATTACKER, Attacker, usable_rewrite
 from safetyscope.attacks.base import attacks
 from safetyscope.core import resources
-from safetyscope.core.errors import UsageError
+from safetyscope.core.errors import AttackError, UsageError
 from safetyscope.core.records import ComponentSpec, Message, Sample
 from safetyscope.core.text import fill
 from safetyscope.targets.base import Target
@@ -96,7 +96,7 @@ class ModelRewriteAttack:
         turns = tuple(messages)
         index = last_user_index(turns)
         if index is None:
-            raise UsageError(f"{self.what} needs a user turn to rewrite")
+            raise AttackError(f"{self.what} needs a user turn to rewrite; this sample has none")
         rewritten = await self.rewrite(turns[index].content, seed=seed)
         return (*turns[:index], Message(role="user", content=rewritten), *turns[index + 1:])
 

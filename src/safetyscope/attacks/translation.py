@@ -60,7 +60,8 @@ class TranslationAttack(ModelRewriteAttack):
         self.min_script_share = min_script_share
 
     def spec_options(self) -> dict[str, Any]:
-        return {"language": self.language, "decode_max_tokens": self.decode_max_tokens}
+        return {"language": self.language, "decode_max_tokens": self.decode_max_tokens,
+                "min_script_share": self.min_script_share}
 
     def render(self, prompt: str) -> str:
         return fill(self.prompts["translate_template"], language=self.language_name, prompt=prompt.strip())

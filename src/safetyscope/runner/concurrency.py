@@ -10,14 +10,15 @@ T = TypeVar("T")
 
 
 async def bounded(calls: Sequence[Callable[[], Awaitable[T]]], limit: int) -> list[T]:
-    """Run ``calls`` concurrently, at most ``limit`` at once; results in the order of ``calls``."""
+    """Run ``calls`` concurrently, at most ``limit`` at once; results in the order of ``calls``. The first failure
+    cancels the calls still running or waiting (see :func:`all_of`)."""
     slots = asyncio.Semaphore(limit)
 
     async def run(call: Callable[[], Awaitable[T]]) -> T:
         async with slots:
             return await call()
 
-    return list(await asyncio.gather(*(run(call) for call in calls)))
+    return await all_of(run(call) for call in calls)
 
 
 async def all_of(calls: Iterable[Awaitable[T]]) -> list[T]:

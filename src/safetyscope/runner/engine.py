@@ -15,7 +15,7 @@ from functools import partial
 
 import orjson
 
-from safetyscope.attacks.base import Attack, decode_reply, is_deterministic
+from safetyscope.attacks.base import Attack, close_all, decode_reply, is_deterministic
 from safetyscope.attacks.multiturn import MultiTurnAttack, MultiTurnContext, is_multiturn, transcript_json
 from safetyscope.core.config import RunSpec
 from safetyscope.core.errors import AttackError, SafetyscopeError, TargetError
@@ -143,10 +143,7 @@ class Engine:
             try:
                 await writer.close()
             finally:
-                for attack in plan.attacks:
-                    close = getattr(attack, "aclose", None)
-                    if close is not None:
-                        await close()
+                await close_all(plan.attacks)
         return self.stats
 
     async def _produce_then_stop(self, queue: asyncio.Queue[_Work | None], workers: int) -> None:
