@@ -1,6 +1,7 @@
 """Train the prompt-harm judge on public prompt sets, with a cross-validation that holds out one source dataset.
 
     python benchmarks/train_prompt_judge.py [--cv-only] [--out PATH]
+    L2B=1e-3 GATE_W=1.0 python benchmarks/train_prompt_judge.py --cv-only   # another binary L2 / gate level
 
 Data (``open_dataset`` on the shared data; the loaders map each source category to a canonical hazard):
 
@@ -18,11 +19,12 @@ normalised text across sources (the first source keeps it), so no prompt is in t
 Protocol (nothing is scored by a model that trained on it): leave-one-source-out. For each source dataset a
 model is fitted on all the others and scores that source's prompts; the pooled out-of-fold scores give
 accuracy, Cohen's κ and AUPRC, and each source's held-out accuracy is reported (for a one-class source that
-is its recall or its specificity; XSTest-safe's over-flag rate is 1 − its specificity). The L2 strengths are
-fixed a priori (``L2_BINARY``, ``L2_HAZARD``), not tuned on the held-out sources. Hazard accuracy is
-out-of-fold too, on the harmful prompts with a mapped hazard. ``gate_table`` prints what the hazard-evidence
-gate costs in recall and saves in benign flags at several levels (the shipped level, ``GATE_MIN_WEIGHT``, was
-picked from it). The shipped model is fitted on everything.
+is its recall or its specificity; XSTest-safe's over-flag rate is 1 − its specificity). ``L2_HAZARD`` is fixed
+a priori; ``L2_BINARY`` and the gate level were picked jointly (issue #7, second pass) by looking at both
+cross-validations over a small grid (docs/prompt-judge.md lists it), so the figures are slightly optimistic
+for them. Hazard accuracy is out-of-fold too, on the harmful prompts with a mapped hazard. ``gate_table``
+prints what the hazard-evidence gate costs in recall and saves in benign flags at several levels. The shipped
+model is fitted on everything.
 
 Model: logistic regressions fitted with numpy/scipy L-BFGS (deterministic, zero start); the binary one with
 class-balanced sample weights. Run time uses the package's pure-Python code (``PromptHarmModel``).
@@ -68,13 +70,14 @@ MIXED = ("starter", "xstest")
 EXTRA_BENIGN = ("toolemu", "cyberseceval-instruct", "chat-basics")
 """Benign sources of ordinary requests read straight from files (``extra_benign``; no catalog loader)."""
 GATE_CAP = 0.4
-GATE_MIN_WEIGHT = float(os.environ.get("GATE_W", "0.5"))
+GATE_MIN_WEIGHT = float(os.environ.get("GATE_W", "1.5"))
 """Hazard-evidence gate (``PromptHarmModel.gate_*``): without a harm cue or a content word/phrase weighing at
 least ``GATE_MIN_WEIGHT``, P(unsafe) is capped at ``GATE_CAP`` (below the threshold)."""
 MIN_DF = 2
 FOLDS = 5
 SEED = 20261125
-L2_BINARY = float(os.environ.get("L2B", "3e-3"))
+L2_BINARY = float(os.environ.get("L2B", "5e-4"))
+"""Binary model's L2 (env ``L2B``); 3e-3 until the second pass of issue #7, which picked 5e-4 with gate 1.5."""
 L2_HAZARD = 1e-3
 DENSE_L2_FACTOR = 0.1
 MAX_ITER = 2000

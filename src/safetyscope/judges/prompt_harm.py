@@ -29,7 +29,7 @@ from safetyscope.core.records import ComponentSpec, JudgeInput, Verdict, Verdict
 from safetyscope.core.resources import read_json
 from safetyscope.judges.base import judges
 
-JUDGE_VERSION = 2
+JUDGE_VERSION = 3
 """Bump whenever the judge's output can change (features, weights, threshold)."""
 WEIGHTS_PACKAGE = "safetyscope.judges"
 WEIGHTS_FILE = "prompt_harm_weights.json"
