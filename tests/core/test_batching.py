@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from safetyscope.core.batching import ThreadedBatchWriter, WriteBacklog
+from safetyscope.core.batching import ThreadedBatchWriter, WriteBacklog, error_summary, permanent_error
 from safetyscope.core.errors import StoreError
 
 
@@ -107,10 +107,78 @@ def test_close_reports_items_it_could_not_write() -> None:
     writer = ThreadedBatchWriter(sink, name="t", batch_size=10, linger_s=0.0, retry_delay_s=0.01)
     for i in range(3):
         writer.add(i)
-    with pytest.raises(StoreError, match=r"3 items not written at close \(last error: database is locked\)"):
+    with pytest.raises(StoreError, match=r"3 items not written at close \(last error: OSError: database is locked\)"):
         writer.close(timeout_s=0.2)
 
 
 def test_bad_sizes_are_rejected() -> None:
     with pytest.raises(ValueError):
         ThreadedBatchWriter(Sink(), name="t", batch_size=10, max_pending=5)
+
+
+class PoisonSink(Sink):
+    """A ``write`` that fails (one transaction: nothing written) whenever ``poison`` is in the batch."""
+
+    def __init__(self, poison: int, error: Exception) -> None:
+        super().__init__()
+        self.poison = poison
+        self.error = error
+
+    def __call__(self, batch: Sequence[int]) -> None:
+        self.calls += 1
+        if self.poison in batch:
+            raise self.error
+        self.batches.append(list(batch))
+
+
+def test_an_unwritable_item_is_set_aside_and_the_rest_lands(caplog: pytest.LogCaptureFixture) -> None:
+    sink = PoisonSink(13, ValueError("text cannot contain NUL"))
+    writer = ThreadedBatchWriter(sink, name="t", batch_size=8, linger_s=0.01, retry_delay_s=0.01,
+                                 describe=lambda item: f"item {item}")
+    with caplog.at_level("ERROR", logger="safetyscope.batching"):
+        for i in range(40):
+            writer.add(i)
+        writer.flush(timeout_s=5)
+    assert sink.items == [i for i in range(40) if i != 13] and writer.dropped == 1 and writer.pending == 0
+    assert "set aside unwritable item 13: ValueError: text cannot contain NUL" in caplog.text
+    writer.add(40)
+    writer.close(timeout_s=5)  # nothing left behind: no error
+    assert sink.items[-1] == 40
+
+
+def test_a_transient_failure_sets_nothing_aside() -> None:
+    sink = Sink(failures=5)  # OSError: the store is sick, not the data
+    writer = ThreadedBatchWriter(sink, name="t", batch_size=4, linger_s=0.0, retry_delay_s=0.01)
+    for i in range(10):
+        writer.add(i)
+    writer.flush(timeout_s=5)
+    assert sink.items == list(range(10)) and writer.dropped == 0
+    writer.close()
+
+
+def test_permanent_errors_and_summaries_never_carry_parameters() -> None:
+    from sqlalchemy.exc import DataError, OperationalError
+
+    secret = "my secret prompt"
+    data = DataError("INSERT INTO t VALUES (%(x)s)", {"x": secret}, ValueError("NUL in text"))
+    down = OperationalError("INSERT INTO t VALUES (%(x)s)", {"x": secret}, OSError("connection refused"))
+    assert permanent_error(data) and permanent_error(ValueError("x")) and not permanent_error(down)
+    assert not permanent_error(OSError("database is locked"))
+    assert secret in str(data)  # what logging str(exc) used to leak
+    assert error_summary(data) == "DataError: ValueError: NUL in text"
+    assert secret not in error_summary(down) and "connection refused" in error_summary(down)
+
+
+def test_store_engines_hide_statement_parameters(tmp_path) -> None:
+    import sqlalchemy
+
+    from safetyscope.core.database import open_engine
+
+    engine = open_engine(str(tmp_path / "p.sqlite"), what="test store")
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("CREATE TABLE t (x TEXT PRIMARY KEY)"))
+        conn.execute(sqlalchemy.text("INSERT INTO t VALUES ('my secret prompt')"))
+    with pytest.raises(sqlalchemy.exc.IntegrityError) as failure, engine.begin() as conn:
+        conn.execute(sqlalchemy.text("INSERT INTO t VALUES (:x)"), {"x": "my secret prompt"})
+    assert "my secret prompt" not in str(failure.value) and "hidden due to hide_parameters" in str(failure.value)
+    engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -95,7 +96,7 @@ def _guard(client, policy: str, key: str | None = None, text: str = "hello"):
 def test_service_requires_keys_once_one_exists(engines, store) -> None:
     with TestClient(create_app(engines)) as client:
         assert _guard(client, "strict").status_code == 200  # no keys yet: open
-        strict = create_key(store, name="a", policies=("strict",))
+        strict = create_key(store, name="a", policies=("strict",), can_label=True)
         limited = create_key(store, name="b", policies=("strict", "kids"), rate_per_s=1.0, burst=2)
         time.sleep(1.1)  # the "are keys required" answer is cached for a second
         missing = _guard(client, "strict")
@@ -110,14 +111,50 @@ def test_service_requires_keys_once_one_exists(engines, store) -> None:
         assert [a.status_code for a in answers] == [200, 200, 429]
         assert int(answers[2].headers["retry-after"]) >= 1 and "rate limit" in answers[2].json()["detail"]
         decision = _guard(client, "strict", strict.plaintext, "a bomb").json()["decision_id"]
-        kids_only = create_key(store, name="c", policies=("kids",))
+        kids_only = create_key(store, name="c", policies=("kids",), can_label=True)
         denied = client.post("/v1/feedback", json={"decision_id": decision, "label": "unsafe"},
                              headers={"Authorization": f"Bearer {kids_only.plaintext}"})
         assert denied.status_code == 403
+        user = create_key(store, name="d", policies=("strict",))  # may check, may not label
+        not_labeller = client.post("/v1/feedback", json={"decision_id": decision, "label": "unsafe"},
+                                   headers={"Authorization": f"Bearer {user.plaintext}"})
+        assert not_labeller.status_code == 403 and "may not send labels" in not_labeller.json()["detail"]
         assert client.post("/v1/feedback", json={"decision_id": decision, "label": "unsafe"},
                            headers={"Authorization": f"Bearer {strict.plaintext}"}).status_code == 200
         assert client.get("/healthz").status_code == 200  # health and metrics stay open
         assert 'safetyscope_guard_http_errors_total{status="401"} 2' in client.get("/metrics").text
+
+
+def test_feedback_without_keys_is_off_unless_open_feedback(engines, store) -> None:
+    with TestClient(create_app(engines)) as client:
+        decision = _guard(client, "strict", None, "a bomb").json()["decision_id"]
+        refused = client.post("/v1/feedback", json={"decision_id": decision, "label": "safe"})
+        assert refused.status_code == 403 and "--open-feedback" in refused.json()["detail"]
+        assert store.get_decision(decision).true_label is None  # nothing learned
+    with TestClient(create_app(engines, settings=ServiceSettings(open_feedback=True))) as client:
+        assert client.post("/v1/feedback", json={"decision_id": decision, "label": "safe"}).status_code == 200
+
+
+def test_revoking_the_last_key_keeps_keys_required(engines, store, caplog) -> None:
+    key = create_key(store, name="a", policies=("strict",))
+    with TestClient(create_app(engines)) as client:
+        assert _guard(client, "strict", key.plaintext).status_code == 200
+        assert store.revoke_key(key.key_id) and store.count_active_keys() == 0
+        time.sleep(1.1)  # the "are keys required" answer is cached for a second
+        with caplog.at_level("WARNING", logger="safetyscope.guard"):
+            assert _guard(client, "strict").status_code == 401
+            assert _guard(client, "strict", key.plaintext).status_code == 401
+        assert "every API key is revoked" in caplog.text
+
+
+def test_key_table_failure_refuses_instead_of_opening(store) -> None:
+    class Broken:
+        def key_counts(self) -> tuple[int, int]:
+            raise sqlalchemy.exc.OperationalError("SELECT", {}, Exception("down"))
+
+    with pytest.raises(AuthFailure) as failure:
+        Authenticator(Broken()).authenticate(None)  # type: ignore[arg-type]
+    assert failure.value.status == 503
 
 
 def test_require_key_with_no_keys_refuses_everyone(engines) -> None:
@@ -125,16 +162,25 @@ def test_require_key_with_no_keys_refuses_everyone(engines) -> None:
         assert _guard(client, "strict").status_code == 401
 
 
+def store_key(location: str, key_id: str):
+    opened = GuardStore.open(location)
+    try:
+        return opened.get_key(key_id)
+    finally:
+        opened.close()
+
+
 def test_keys_cli_create_list_revoke(tmp_path: Path) -> None:
     runner = CliRunner()
     location = str(tmp_path / "g.sqlite")
     created = runner.invoke(guard_app, ["keys", "create", "--policy", "strict", "--policy", "kids", "--name", "ops",
-                                        "--rate", "5", "--burst", "10", "--store", location])
+                                        "--rate", "5", "--burst", "10", "--label", "--store", location])
     assert created.exit_code == 0, created.output
     plaintext = created.stdout.strip().splitlines()[-1]
     key_id = plaintext.split("_")[1]
     listed = runner.invoke(guard_app, ["keys", "list", "--store", location], env={"COLUMNS": "200"})
     assert listed.exit_code == 0 and key_id in listed.output and "strict, kids" in listed.output
+    assert store_key(location, key_id).can_label
     assert plaintext.split("_", 2)[2] not in listed.output and "1 keys" in listed.output
     assert runner.invoke(guard_app, ["keys", "revoke", key_id, "--store", location]).exit_code == 0
     again = runner.invoke(guard_app, ["keys", "revoke", key_id, "--store", location])
@@ -152,3 +198,34 @@ def test_unknown_policies_are_not_revealed_before_authentication(engines, store)
         assert anonymous.status_code == 401 and "strict" not in anonymous.text
         assert _guard(client, "secret-policy", key.plaintext).status_code == 403
         assert client.post("/v1/chat/completions", json={}, headers={"X-Guard-Policy": "nope"}).status_code == 401
+
+
+def test_moderations_pay_one_token_per_text(engines, store) -> None:
+    bucket = TokenBucket(1.0, 4, now=0.0)
+    assert bucket.take(0.0, 3) == 0.0 and bucket.take(0.0, 2) == pytest.approx(1.0)  # 1 left, 2 needed
+    with pytest.raises(ValueError, match="burst"):
+        bucket.take(0.0, 5)
+    key = create_key(store, name="m", policies=("strict",), rate_per_s=0.01, burst=4)
+    headers = {"Authorization": f"Bearer {key.plaintext}", "X-Guard-Policy": "strict"}
+    with TestClient(create_app(engines)) as client:
+        assert client.post("/v1/moderations", json={"input": ["a", "b", "c"]}, headers=headers).status_code == 200
+        assert client.post("/v1/moderations", json={"input": ["a", "b"]}, headers=headers).status_code == 429
+        assert client.post("/v1/moderations", json={"input": "a"}, headers=headers).status_code == 200
+        too_many = client.post("/v1/moderations", json={"input": ["x"] * 5}, headers=headers)
+        assert too_many.status_code == 413 and "burst of 4" in too_many.json()["detail"]
+
+
+async def test_key_table_refresh_runs_off_the_event_loop(engines, store, monkeypatch) -> None:
+    readers: list[int] = []
+    counts = store.key_counts
+
+    def spying() -> tuple[int, int]:
+        readers.append(threading.get_ident())
+        return counts()
+
+    monkeypatch.setattr(store, "key_counts", spying)
+    app = create_app(engines)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://guard") as client:
+        reply = await client.post("/v1/guard", json={"messages": [{"role": "user", "content": "hi"}]})
+    assert reply.status_code == 200 and readers and threading.get_ident() not in readers

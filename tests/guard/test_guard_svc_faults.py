@@ -67,7 +67,7 @@ async def test_restart_keeps_weights_and_review_queue(tmp_path: Path, guard_serv
                      experts=[_expert("yes", "unsafe\nS1"), _expert("no", "safe")])
     location = str(tmp_path / "guard.sqlite")
     canary = f"canary-{secrets.token_hex(8)}"
-    server = guard_server("--policy", policy, "--store", location)
+    server = guard_server("--policy", policy, "--store", location, "--open-feedback")
     async with httpx.AsyncClient(base_url=server.base, timeout=30) as client:
         first = (await client.post("/v1/guard", json=_messages("first"))).json()
         queued = (await client.post("/v1/guard", json=_messages("second"))).json()
@@ -76,7 +76,7 @@ async def test_restart_keeps_weights_and_review_queue(tmp_path: Path, guard_serv
                                      )).json()
         before = [line for line in (await client.get("/metrics")).text.splitlines() if "expert_weight{" in line]
     assert learned["weights"]["no"] > 0.5 and server.stop() in CLEAN_EXIT
-    restarted = guard_server("--policy", policy, "--store", location, "--log-text")
+    restarted = guard_server("--policy", policy, "--store", location, "--log-text", "--open-feedback")
     async with httpx.AsyncClient(base_url=restarted.base, timeout=30) as client:
         after = [line for line in (await client.get("/metrics")).text.splitlines() if "expert_weight{" in line]
         assert after == before and len(after) == 2

@@ -16,6 +16,7 @@ from safetyscope.guard import GuardEngine, GuardPolicy
 httpx = pytest.importorskip("httpx", reason="the HTTP tests need httpx (FastAPI's TestClient)")
 TestClient = pytest.importorskip("fastapi.testclient", reason="the guard extra (fastapi) is not installed").TestClient
 create_app = pytest.importorskip("safetyscope.guard.service").create_app
+ServiceSettings = pytest.importorskip("safetyscope.guard.settings").ServiceSettings
 
 
 @pytest.fixture
@@ -28,7 +29,8 @@ def client(store, scripted, rules):
                           experts=[{"name": "bomb", "judge": "refusal"}])  # type: ignore[list-item]
     engines = {"strict": GuardEngine(strict, store, judges={"bomb": bomb, "safe": safe}),
                "lenient": GuardEngine(lenient, store, judges={"bomb": bomb})}
-    with TestClient(create_app(engines, max_body_bytes=4096)) as test_client:
+    settings = ServiceSettings(open_feedback=True)
+    with TestClient(create_app(engines, max_body_bytes=4096, settings=settings)) as test_client:
         yield test_client
 
 
@@ -55,6 +57,7 @@ def test_guard_decision_feedback_and_metrics(client: TestClient, store) -> None:
     assert 'safetyscope_guard_decisions_total{policy="strict",direction="input",action="block"} 1' in metrics.text
     assert 'safetyscope_guard_expert_weight{policy="strict",expert="bomb"}' in metrics.text
     assert 'safetyscope_guard_feedback_total{label="unsafe"} 1' in metrics.text
+    assert "safetyscope_guard_dropped_writes_total 0\n" in metrics.text
     health = client.get("/healthz").json()
     assert health["status"] == "ok" and health["policies"] == {"strict": "1", "lenient": "2"}
 
@@ -80,6 +83,7 @@ def test_bad_requests_get_4xx(client: TestClient) -> None:
     assert client.post("/v1/guard", json={"messages": [{"role": "robot", "content": "x"}]}).status_code == 422
     assert _guard(client, "x", direction="output").status_code == 422  # last turn is not the assistant's
     assert _guard(client, "x" * 10_000).status_code == 413
+    assert 'safetyscope_guard_http_errors_total{status="413"} 1\n' in client.get("/metrics").text  # counted once
     assert client.post("/v1/feedback", json={"decision_id": "x", "label": "maybe"}).status_code == 422
     assert client.post("/v1/moderations", json={"input": []}).status_code == 422
     schema = client.get("/openapi.json").json()

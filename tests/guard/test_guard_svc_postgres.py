@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 import sqlalchemy
@@ -15,6 +16,7 @@ from safetyscope.guard import GuardEngine, GuardPolicy, GuardStore
 from safetyscope.guard.auth import Authenticator, create_key
 from safetyscope.guard.engine import AlreadyLabelled
 from safetyscope.guard.retention import purge
+from safetyscope.guard.store import DecisionRow, NewDecision
 
 pytestmark = pytest.mark.postgres
 
@@ -61,3 +63,37 @@ async def test_guard_store_on_postgres(postgres_url: str, scripted, rules) -> No
     assert purge(reopened, 1) == 0 and reopened.purge_decisions("9999") == 1
     assert reopened.get_decision(decision.decision_id) is None
     reopened.close()
+
+
+async def test_unwritable_decisions_never_block_the_writer_on_postgres(postgres_url: str, scripted, rules,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    store = GuardStore.open(postgres_url)
+    policy = GuardPolicy(name="pg", experts=[{"name": "safe", "judge": "refusal"}])  # type: ignore[list-item]
+    engine = GuardEngine(policy, store, judges={"safe": scripted("safe", rules["always"]("safe"))})
+    store.start_writer(linger_s=0.05)
+    canary = f"canary-{secrets.token_hex(6)}"
+    try:
+        with caplog.at_level("ERROR"):
+            nul = await engine.check([Message(role="user", content=f"a\u0000b {canary}")])  # psycopg rejects NUL
+            after = await engine.check([Message(role="user", content="next")])
+            first = store.get_decision(nul.decision_id)
+            assert first is not None and first.input_text == f"user: a\ufffdb {canary}"
+            assert store.get_decision(after.decision_id) is not None
+            # a row that can never be inserted (duplicate key) is set aside; the decisions behind it land
+            duplicate = replace(_record(first), input_text=f"dup {canary}")
+            store.queue_decision(duplicate)
+            later = await engine.check([Message(role="user", content="later")])
+            store.flush()
+        assert store.get_decision(later.decision_id) is not None and store.pending_writes == 0
+        assert store.dropped_writes == 1
+        assert f"set aside unwritable decision {first.decision_id}: IntegrityError" in caplog.text
+        assert canary not in caplog.text  # no prompt text in the logs, even from a failing INSERT
+    finally:
+        store.close()
+
+
+def _record(row: DecisionRow) -> NewDecision:
+    return NewDecision(decision_id=row.decision_id, policy=row.policy, policy_version=row.policy_version,
+                       policy_digest="d", direction=row.direction, action=row.action, score=row.score,
+                       categories=row.categories, decision=row.decision, input_hash=row.input_hash,
+                       input_text=row.input_text, latency_ms=row.latency_ms)

@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 
 from openai_stub import completion, serve_on_loopback
-from safetyscope.guard.proxy import UpstreamFailure, parse_chat, stream_texts
+from safetyscope.guard.proxy import UpstreamFailure, completion_texts, parse_chat, stream_texts
 
 httpx = pytest.importorskip("httpx", reason="the HTTP tests need httpx")
 service = pytest.importorskip("safetyscope.guard.service", reason="the guard extra (fastapi) is not installed")
@@ -181,7 +181,8 @@ async def test_upstream_down_is_502_and_the_input_decision_is_logged(bomb_engine
         health = await client.get("/healthz")
     assert reply.status_code == 502
     error = reply.json()["error"]
-    assert error["type"] == "upstream_error" and "after 2 tries" in error["message"]
+    assert error["type"] == "upstream_error" and error["message"] == "upstream unavailable (after 2 tries)"
+    assert "127.0.0.1" not in reply.text  # the upstream's address is logged, not told to the client
     row = store.get_decision(error["input_decision_id"])
     assert row is not None and row.direction == "input" and row.action == "allow"
     assert health.status_code == 200
@@ -189,17 +190,18 @@ async def test_upstream_down_is_502_and_the_input_decision_is_logged(bomb_engine
 
 async def test_upstream_errors_timeouts_and_garbage(upstream, bomb_engine, store) -> None:
     fake, url = upstream
-    async with _serving(bomb_engine(), upstream=url, upstream_retries=0, upstream_timeout_s=0.3) as client:
+    async with _serving(bomb_engine(), upstream=url, upstream_retries=1, upstream_timeout_s=0.3) as client:
         fake.status = 500
         failed = await client.post("/v1/chat/completions", json=_chat("hello"))
         fake.status, fake.delay_s = 200, 1.0
         late = await client.post("/v1/chat/completions", json=_chat("hello"))
+        calls = len(fake.requests)  # 2 for the retried 500, 1 for the timeout
         fake.delay_s, fake.raw = 0.0, b'{"not": "a completion"}'
         garbage = await client.post("/v1/chat/completions", json=_chat("hello"))
         fake.raw = b"data: {\"choices\": []}\n\n"  # a stream cut off before [DONE]
         cut = await client.post("/v1/chat/completions", json=_chat("hello", stream=True))
     assert failed.status_code == 502 and "HTTP 500" in failed.json()["error"]["message"]
-    assert late.status_code == 504
+    assert late.status_code == 504 and calls == 3  # a timeout is not retried
     assert garbage.status_code == 502 and "not a chat completion" in garbage.json()["error"]["message"]
     assert cut.status_code == 502 and "[DONE]" in cut.json()["error"]["message"]
     for reply in (failed, late, garbage, cut):
@@ -281,3 +283,64 @@ async def test_review_refuses_too(upstream, make_engine, scripted, rules, store)
     assert reply.json()["guard"]["action"] == "review" and reply.headers["x-guard-action"] == "review"
     assert fake.requests == [] and store.list_decisions(action="review", unlabelled=True)[0].decision_id == \
         reply.headers["x-guard-decision-id"]
+
+
+def _sse(*deltas: dict[str, Any], index: int = 0) -> bytes:
+    events = [{"choices": [{"index": index, "delta": delta}]} for delta in deltas]
+    return b"".join(b"data: " + orjson.dumps(event) + b"\n\n" for event in events) + b"data: [DONE]\n\n"
+
+
+def test_streamed_tool_calls_are_reassembled_and_every_text_field_is_screened() -> None:
+    fragments = _sse({"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "run", "arguments": '{"cmd": "b'}}]},
+                     {"tool_calls": [{"index": 1, "id": "c2", "function": {"name": "log", "arguments": "{}"}}]},
+                     {"tool_calls": [{"index": 0, "function": {"arguments": 'omb"}'}}]},
+                     {"reasoning_content": "think"}, {"reasoning_content": "ing"}, {"refusal": "no way"},
+                     {"function_call": {"name": "old", "arguments": '{"x"'}},
+                     {"function_call": {"arguments": ": 1}"}})
+    text = stream_texts(fragments)[0]
+    assert '[tool call run: {"cmd": "bomb"}]' in text and "[tool call log: {}]" in text  # one call, judged whole
+    assert "thinking" in text and "no way" in text and '[tool call old: {"x": 1}]' in text
+    message = {"content": None, "reasoning_content": "secret plan", "refusal": "cannot",
+               "function_call": {"name": "f", "arguments": "1"}}
+    reply = {"choices": [{"index": 0, "message": message}]}
+    assert completion_texts(orjson.dumps(reply)) == ["secret plan\ncannot\n[tool call f: 1]"]
+    with pytest.raises(UpstreamFailure, match="reasoning_content"):
+        stream_texts(_sse({"reasoning_content": 5}))
+
+
+async def test_streamed_tool_call_split_across_chunks_is_refused(upstream, bomb_engine) -> None:
+    fake, url = upstream
+    split = _sse({"role": "assistant", "content": None},
+                 {"tool_calls": [{"index": 0, "function": {"name": "say", "arguments": '{"t": "pipe b'}}]},
+                 {"tool_calls": [{"index": 0, "function": {"arguments": 'omb"}'}}]})
+    fake.raw = split
+    async with _serving(bomb_engine(), upstream=url) as client:
+        reply = await client.post("/v1/chat/completions", json=_chat("tell me", stream=True))
+    assert reply.status_code == 200 and b"content_filter" in reply.content
+
+
+async def test_any_client_library_failure_is_a_502_without_the_address(monkeypatch) -> None:
+    from safetyscope.guard import proxy
+
+    async def broken(*_args: Any) -> bytes:
+        raise RuntimeError("Session is closed (http://10.0.0.7:8000)")
+
+    monkeypatch.setattr(proxy, "post_json", broken)
+    upstream = proxy.Upstream("http://10.0.0.7:8000/v1/chat/completions", api_key=None, timeout_s=1, retries=2)
+    with pytest.raises(UpstreamFailure) as failure:
+        await upstream.post(b"{}")
+    assert failure.value.status == 502 and str(failure.value) == "upstream unavailable"
+    await upstream.aclose()
+
+
+async def test_chat_with_n_choices_pays_one_token_per_choice(upstream, bomb_engine, store) -> None:
+    from safetyscope.guard.auth import create_key
+
+    _, url = upstream
+    engine = bomb_engine()
+    key = create_key(store, name="n", policies=(engine.policy.name,), rate_per_s=0.01, burst=3)
+    headers = {"Authorization": f"Bearer {key.plaintext}"}
+    async with _serving(engine, upstream=url) as client:
+        three = await client.post("/v1/chat/completions", json=_chat("hello", n=3), headers=headers)
+        after = await client.post("/v1/chat/completions", json=_chat("hello"), headers=headers)
+    assert three.status_code == 200 and after.status_code == 429  # 1 + 2 extra choices spent the burst of 3

@@ -14,6 +14,7 @@ from safetyscope.core.records import Message
 from safetyscope.guard import GuardEngine, GuardStore, default_policy
 from safetyscope.guard import engine as engine_module
 from safetyscope.guard.engine import apply_feedback
+from safetyscope.guard.settings import ServiceSettings
 
 service = pytest.importorskip("safetyscope.guard.service", reason="the guard extra (fastapi) is not installed")
 
@@ -71,7 +72,7 @@ async def test_weights_stay_in_memory_and_follow_feedback(store, make_engine, sc
 
 async def test_service_starts_experts_and_answers_feedback_on_a_queued_decision(store) -> None:
     engine = GuardEngine(default_policy(), store)
-    app = service.create_app({"default": engine})
+    app = service.create_app({"default": engine}, settings=ServiceSettings(open_feedback=True))
     store.start_writer(linger_s=30.0)  # the lifespan keeps this writer: every decision stays queued
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://guard") as client:
@@ -124,3 +125,20 @@ def test_access_log_is_off_unless_asked(tmp_path: Path, guard_server) -> None:
         server.stop()
     assert '"POST /v1/guard HTTP/1.1" 200' not in quiet.output() and "decision gd-" in quiet.output()
     assert '"POST /v1/guard HTTP/1.1" 200' in loud.output()
+
+
+async def test_queued_decisions_are_written_even_when_shutdown_fails(store, monkeypatch) -> None:
+    engine = GuardEngine(default_policy(), store)
+    app = service.create_app({"default": engine})
+    store.start_writer(linger_s=30.0)  # every decision stays queued until shutdown
+
+    async def broken_close() -> None:
+        raise RuntimeError("judge client would not close")
+
+    monkeypatch.setattr(engine, "aclose", broken_close)
+    with pytest.raises(RuntimeError, match="would not close"):
+        async with app.router.lifespan_context(app), httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://guard") as client:
+            reply = await client.post("/v1/guard", json={"messages": [{"role": "user", "content": "hello"}]})
+            assert reply.status_code == 200 and store.pending_writes == 1
+    assert not store.writing_behind and store.get_decision(reply.json()["decision_id"]) is not None

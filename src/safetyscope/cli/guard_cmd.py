@@ -75,6 +75,9 @@ def serve(
     upstream_timeout: float | None = typer.Option(None, min=0.001, help="Upstream timeout in seconds (120)."),
     require_key: bool | None = typer.Option(None, "--require-key/--no-require-key",
                                             help="Require an API key even when none exists yet."),
+    open_feedback: bool | None = typer.Option(None, "--open-feedback/--no-open-feedback",
+                                              help="While no API key exists, accept POST /v1/feedback from anyone "
+                                                   "(off: 403; labels change the weights for every client)."),
     max_body_bytes: int | None = typer.Option(None, min=1024, help="Larger request bodies get 413 (1000000)."),
     retention_days: float | None = typer.Option(None, min=0.0001, help="Purge decisions older than this."),
     log_text: bool | None = typer.Option(None, "--log-text/--no-log-text",
@@ -84,8 +87,9 @@ def serve(
                                          "decision is logged anyway)."),
     write_behind: bool = typer.Option(True, "--write-behind/--no-write-behind",
                                       help="Reply before the decision is committed (a background thread writes "
-                                           "batches; SIGTERM loses nothing, kill -9 the last ~10 ms). Off: "
-                                           "commit each decision before its reply."),
+                                           "batches; SIGTERM loses nothing; kill -9 loses what is queued: "
+                                           "~10 ms of decisions, up to the whole backlog while the store is "
+                                           "behind). Off: commit each decision before its reply."),
 ) -> None:
     try:
         import uvicorn
@@ -95,7 +99,8 @@ def serve(
         raise PrerequisiteError(f"the guard service needs the 'guard' extra: pip install 'safetyscope[guard]' "
                                 f"({exc})") from None
     settings = load_settings(config, upstream=upstream, upstream_timeout_s=upstream_timeout, require_key=require_key,
-                             max_body_bytes=max_body_bytes, retention_days=retention_days, log_text=log_text)
+                             open_feedback=open_feedback, max_body_bytes=max_body_bytes, retention_days=retention_days,
+                             log_text=log_text)
     api_key = None
     if settings.upstream_api_key_env:
         api_key = os.environ.get(settings.upstream_api_key_env)
@@ -140,10 +145,12 @@ def keys_create(
     name: str = typer.Option("", help="A label for the key (who holds it)."),
     rate: float | None = typer.Option(None, min=0.001, help="Requests per second (token bucket; default: none)."),
     burst: int | None = typer.Option(None, min=1, help="Bucket size (default: the rate, at least 1)."),
+    label: bool = typer.Option(False, "--label", help="May send true labels (POST /v1/feedback), which change "
+                                                      "the policy's expert weights for every client."),
     store: str = typer.Option(DEFAULT_GUARD_STORE, help="Guard store path or URL."),
 ) -> None:
     with _opened(store) as opened:
-        key = create_key(opened, name=name, policies=tuple(policy), rate_per_s=rate, burst=burst)
+        key = create_key(opened, name=name, policies=tuple(policy), rate_per_s=rate, burst=burst, can_label=label)
     Console(stderr=True).print(f"key {key.key_id} for {', '.join(policy)}: shown once, store it now")
     typer.echo(key.plaintext)
 
@@ -155,11 +162,11 @@ def keys_list(
 ) -> None:
     with _opened(store) as opened:
         rows = opened.list_keys(include_revoked=revoked)
-    table = Table("key id", "name", "policies", "rate/s", "burst", "created", "revoked")
+    table = Table("key id", "name", "policies", "rate/s", "burst", "labels", "created", "revoked")
     for row in rows:
         table.add_row(row.key_id, row.name, ", ".join(row.policies), "-" if row.rate_per_s is None else
-                      f"{row.rate_per_s:g}", "-" if row.burst is None else str(row.burst), row.created_at,
-                      row.revoked_at or "")
+                      f"{row.rate_per_s:g}", "-" if row.burst is None else str(row.burst),
+                      "yes" if row.can_label else "no", row.created_at, row.revoked_at or "")
     _show(table, f"{len(rows)} keys")
 
 

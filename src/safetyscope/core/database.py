@@ -32,7 +32,8 @@ def database_url(location: str) -> str:
 def open_engine(location: str, *, what: str) -> Engine:
     """An engine for a path or URL; SQLite connections get WAL and friends."""
     try:
-        engine = create_engine(database_url(location), pool_pre_ping=True)
+        # hide_parameters: errors (and so logs) never carry the values written, e.g. prompt text
+        engine = create_engine(database_url(location), pool_pre_ping=True, hide_parameters=True)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise StoreError(f"cannot open {what} {location}: {exc}") from None
     if engine.dialect.name == "sqlite":

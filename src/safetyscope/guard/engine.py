@@ -170,6 +170,7 @@ class GuardEngine:
         self._names = tuple(expert.name for expert in policy.experts)
         self._hedge: tuple[float, Hedge] | None = None  # (monotonic time read, state)
         self._generation = 0  # bumped by feedback, so a read that raced with it is not cached
+        self._cache_lock = threading.Lock()  # the generation check and the cache store happen as one step
 
     async def start(self) -> None:
         """Build every expert and read the weights now (off the event loop), not on the first request."""
@@ -204,11 +205,13 @@ class GuardEngine:
         return cached[1]
 
     def _read_hedge(self) -> Hedge:
-        generation = self._generation
+        with self._cache_lock:
+            generation = self._generation
         read_at = time.monotonic()
         hedge = self.store.load_hedge(self.policy.name, self._names, horizon=self.policy.hedge_horizon)
-        if generation == self._generation:
-            self._hedge = (read_at, hedge)
+        with self._cache_lock:
+            if generation == self._generation:
+                self._hedge = (read_at, hedge)
         return hedge
 
     async def _ask(self, spec: ExpertSpec, item: JudgeInput) -> tuple[Verdict | None, str, str, float]:
@@ -331,8 +334,9 @@ class GuardEngine:
         try:
             return apply_feedback(self.store, decision_id, label, policy=self.policy, lock=self._lock)
         finally:
-            self._generation += 1
-            self._hedge = None
+            with self._cache_lock:
+                self._generation += 1
+                self._hedge = None
 
     async def aclose(self) -> None:
         """Close experts that hold models or sessions."""

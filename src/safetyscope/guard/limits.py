@@ -16,10 +16,9 @@ ASGIApp = Callable[..., Any]
 class BodyLimit:
     """ASGI middleware: a POST/PUT/PATCH body over ``max_bytes`` gets 413 before the app sees it."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, on_reject: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.on_reject = on_reject
 
     async def __call__(self, scope: dict[str, Any], receive: ASGIApp, send: ASGIApp) -> None:
         if scope["type"] != "http" or scope.get("method") not in ("POST", "PUT", "PATCH"):
@@ -58,7 +57,6 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _reject(self, send: ASGIApp) -> None:
-        self.on_reject()
         body = orjson.dumps({"detail": f"request body over {self.max_bytes} bytes"})
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})

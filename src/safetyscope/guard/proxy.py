@@ -8,6 +8,8 @@ through the guard; in exchange no unscreened token ever reaches the client.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
 import secrets
 import time
@@ -26,6 +28,7 @@ from safetyscope.runner.retry import RetryPolicy, retry_call
 from safetyscope.targets.http import SessionHolder, bearer_headers, post_json
 
 Screen = Callable[[list[Message], Direction], Awaitable[GuardDecision]]
+log = logging.getLogger("safetyscope.guard")
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "user"}
 
 
@@ -74,14 +77,53 @@ def _text(content: Any, where: str) -> str:
 
 def _tool_calls_text(message: dict[str, Any]) -> str:
     calls = message.get("tool_calls") or []
-    if not isinstance(calls, list):
-        return ""
-    lines = []
-    for call in calls:
-        function = call.get("function", {}) if isinstance(call, dict) else {}
-        if isinstance(function, dict):
-            lines.append(f"[tool call {function.get('name', '?')}: {function.get('arguments', '')}]")
-    return "\n".join(lines)
+    functions = [call.get("function", {}) if isinstance(call, dict) else {} for call in calls] \
+        if isinstance(calls, list) else []
+    functions.append(message.get("function_call"))  # the legacy single call
+    return "\n".join(f"[tool call {function.get('name', '?')}: {function.get('arguments', '')}]"
+                     for function in functions if isinstance(function, dict))
+
+
+def message_text(message: dict[str, Any], where: str) -> str:
+    """All a message's screenable text: content, ``reasoning_content``, ``refusal``, tool calls (and the legacy
+    ``function_call``); :class:`UsageError` for a field that is not text."""
+    parts = [_text(message.get(name), where if name == "content" else f"{where}.{name}")
+             for name in ("content", "reasoning_content", "refusal")]
+    return "\n".join(part for part in (*parts, _tool_calls_text(message)) if part)
+
+
+@dataclass
+class StreamedMessage:
+    """One choice's message, reassembled from stream deltas: text fields joined, each tool call (by its
+    ``index``) with its name and argument fragments joined, so a call is judged whole and once."""
+
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    tools: dict[int, dict[str, list[str]]] = field(default_factory=dict)
+    function: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, delta: dict[str, Any], where: str) -> None:
+        for name in ("content", "reasoning_content", "refusal"):
+            self.fields.setdefault(name, []).append(_text(delta.get(name), f"{where}.{name}"))
+        for position, call in enumerate(delta.get("tool_calls") or []):
+            if not isinstance(call, dict):
+                raise UsageError(f"{where}.tool_calls[{position}]: must be an object")
+            _join_function(self.tools.setdefault(int(call.get("index", position)), {}), call.get("function"))
+        _join_function(self.function, delta.get("function_call"))
+
+    def text(self) -> str:
+        message: dict[str, Any] = {name: "".join(parts) for name, parts in self.fields.items()}
+        message["tool_calls"] = [{"function": {name: "".join(parts) for name, parts in self.tools[index].items()}}
+                                 for index in sorted(self.tools)]
+        if self.function:
+            message["function_call"] = {name: "".join(parts) for name, parts in self.function.items()}
+        return message_text(message, "stream")
+
+
+def _join_function(parts: dict[str, list[str]], function: Any) -> None:
+    if isinstance(function, dict):
+        for name in ("name", "arguments"):
+            if isinstance(function.get(name), str):
+                parts.setdefault(name, []).append(function[name])
 
 
 def parse_chat(body: Any, *, max_messages: int, max_content_chars: int) -> ChatCall:
@@ -99,7 +141,7 @@ def parse_chat(body: Any, *, max_messages: int, max_content_chars: int) -> ChatC
         where = f"messages[{index}]"
         if not isinstance(item, dict) or item.get("role") not in ROLES:
             raise UsageError(f"{where}.role: must be one of {', '.join(ROLES)}")
-        text = "\n".join(part for part in (_text(item.get("content"), where), _tool_calls_text(item)) if part)
+        text = message_text(item, where)
         messages.append(Message(role=ROLES[item["role"]], content=text))
     check_texts([message.content for message in messages], max_messages=max_messages,
                 max_content_chars=max_content_chars)
@@ -132,9 +174,7 @@ def completion_texts(payload: bytes) -> list[str]:
         choices = sorted(data["choices"], key=lambda choice: int(choice.get("index", 0)))
         texts = []
         for choice in choices:
-            message = choice.get("message") or {}
-            texts.append("\n".join(p for p in (_text(message.get("content"), "choice"), _tool_calls_text(message))
-                                   if p))
+            texts.append(message_text(choice.get("message") or {}, "choice"))
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError, UsageError) as exc:
         raise UpstreamFailure(502, f"upstream reply is not a chat completion: {type(exc).__name__}: {exc}") from None
     if not texts:
@@ -144,7 +184,7 @@ def completion_texts(payload: bytes) -> list[str]:
 
 def stream_texts(payload: bytes) -> list[str]:
     """The assistant text of each choice, assembled from a buffered SSE chat completion stream."""
-    pieces: dict[int, list[str]] = {}
+    choices: dict[int, StreamedMessage] = {}
     done = False
     for line in payload.decode("utf-8", "replace").splitlines():
         if not line.startswith("data:"):
@@ -158,14 +198,16 @@ def stream_texts(payload: bytes) -> list[str]:
             if "error" in event:
                 raise UpstreamFailure(502, f"upstream stream error: {str(event['error'])[:300]}")
             for choice in event.get("choices", []):
-                delta = choice.get("delta") or {}
-                text = "\n".join(p for p in (_text(delta.get("content"), "delta"), _tool_calls_text(delta)) if p)
-                pieces.setdefault(int(choice.get("index", 0)), []).append(text)
+                choices.setdefault(int(choice.get("index", 0)), StreamedMessage()).add(choice.get("delta") or {},
+                                                                                       "delta")
         except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError, UsageError) as exc:
             raise UpstreamFailure(502, f"upstream stream event unreadable: {type(exc).__name__}: {exc}") from None
     if not done:
         raise UpstreamFailure(502, "upstream stream ended without [DONE]")
-    return ["".join(pieces[index]) for index in sorted(pieces)] or [""]
+    try:
+        return [choices[index].text() for index in sorted(choices)] or [""]
+    except UsageError as exc:
+        raise UpstreamFailure(502, f"upstream stream unreadable: {exc}") from None
 
 
 def guard_info(decision: GuardDecision) -> dict[str, Any]:
@@ -199,23 +241,48 @@ def decision_headers(decisions: Sequence[GuardDecision]) -> dict[str, str]:
 
 
 class Upstream:
-    """The upstream OpenAI-compatible server: one aiohttp session, a timeout and retries per call."""
+    """The upstream OpenAI-compatible server: one aiohttp session, a timeout and retries per call. Connection
+    errors and 429/5xx are retried; a timeout is not (the client already waited ``timeout_s``). Replies to the
+    client never name the upstream's address (it is logged instead)."""
 
     def __init__(self, url: str, *, api_key: str | None, timeout_s: float, retries: int) -> None:
         self.url = url
         self._headers = bearer_headers(api_key)
-        self._policy = RetryPolicy(timeout_s=timeout_s, max_retries=retries, base_delay_s=0.2, max_delay_s=2.0)
+        self._timeout_s = timeout_s
+        # each try enforces timeout_s itself (as a final error); the policy's own timeout is only a backstop
+        self._policy = RetryPolicy(timeout_s=2 * timeout_s + 1, max_retries=retries, base_delay_s=0.2,
+                                   max_delay_s=2.0)
         self._sessions = SessionHolder()
         self._rng = random.Random()
 
     async def post(self, body: bytes) -> bytes:
-        """The upstream's reply body; :class:`UpstreamFailure` when it cannot give one."""
+        """The upstream's reply body; :class:`UpstreamFailure` (502, or 504 on timeout) when it cannot give one."""
+        tries = 0
+        last: Exception | None = None
+
+        async def once() -> bytes:
+            nonlocal tries, last
+            tries += 1
+            try:
+                async with asyncio.timeout(self._timeout_s):
+                    return await post_json(self._sessions.get(), self.url, body, self._headers)
+            except TimeoutError:
+                last = TimeoutError(f"no reply within {self._timeout_s:g} s")
+                raise TargetError(str(last), retryable=False) from None
+            except Exception as exc:
+                last = exc
+                raise
+
         try:
-            return await retry_call(lambda: post_json(self._sessions.get(), self.url, body, self._headers),
-                                    self._policy, self._rng, f"upstream {self.url}")
-        except TargetError as exc:
-            status = 504 if "no reply within" in str(exc) else 502
-            raise UpstreamFailure(status, f"upstream failed: {exc}") from None
+            return await retry_call(once, self._policy, self._rng, "upstream")
+        except Exception as exc:  # any failure of the client library is the upstream failing: 502, never 500
+            log.warning("upstream %s failed after %d tries: %s: %s", self.url, tries, type(exc).__name__, exc)
+            if isinstance(last, TimeoutError):
+                raise UpstreamFailure(504, f"upstream timed out: {last}") from None
+            # an HTTP error's status and body are the upstream's own answer; anything else may name its address
+            detail = str(last) if isinstance(last, TargetError) and str(last).startswith("HTTP ") else \
+                "upstream unavailable"
+            raise UpstreamFailure(502, detail + (f" (after {tries} tries)" if tries > 1 else "")) from None
 
     async def aclose(self) -> None:
         await self._sessions.aclose()

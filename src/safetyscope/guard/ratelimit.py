@@ -1,4 +1,5 @@
-"""Per-key token buckets: ``rate`` requests/s refill, ``burst`` capacity. In-process (one per service)."""
+"""Per-key token buckets: ``rate`` tokens/s refill, ``burst`` capacity; a request costs one token per text it
+asks to judge. In-process (one per service)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 
 
 class TokenBucket:
-    """A token bucket; :meth:`take` spends one token or says how long until one is available."""
+    """A token bucket; :meth:`take` spends ``cost`` tokens or says how long until they are available."""
 
     def __init__(self, rate_per_s: float, burst: int, *, now: float) -> None:
         if rate_per_s <= 0 or burst < 1:
@@ -18,14 +19,17 @@ class TokenBucket:
         self._tokens = float(burst)
         self._stamp = now
 
-    def take(self, now: float) -> float:
-        """0.0 when a token was spent; otherwise the seconds until the next token (nothing spent)."""
+    def take(self, now: float, cost: int = 1) -> float:
+        """0.0 when ``cost`` tokens were spent; otherwise the seconds until they are there (nothing spent).
+        ``ValueError`` when ``cost`` exceeds ``burst`` (it could never be paid)."""
+        if not 1 <= cost <= self.burst:
+            raise ValueError(f"cost {cost} outside 1..{self.burst} (the burst)")
         self._tokens = min(float(self.burst), self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        if self._tokens >= cost:
+            self._tokens -= cost
             return 0.0
-        return (1.0 - self._tokens) / self.rate
+        return (cost - self._tokens) / self.rate
 
 
 class RateLimiter:
@@ -36,8 +40,9 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._buckets: dict[str, TokenBucket] = {}
 
-    def acquire(self, key_id: str, rate_per_s: float | None, burst: int | None) -> float:
-        """0.0 if the request may go (or the key has no limit); else seconds to wait (for ``Retry-After``)."""
+    def acquire(self, key_id: str, rate_per_s: float | None, burst: int | None, cost: int = 1) -> float:
+        """0.0 if the request (``cost`` tokens) may go (or the key has no limit); else seconds to wait (for
+        ``Retry-After``). ``ValueError`` when ``cost`` exceeds the burst."""
         if rate_per_s is None:
             return 0.0
         size = burst or max(1, int(rate_per_s))
@@ -46,4 +51,4 @@ class RateLimiter:
             bucket = self._buckets.get(key_id)
             if bucket is None or bucket.rate != rate_per_s or bucket.burst != size:
                 bucket = self._buckets[key_id] = TokenBucket(rate_per_s, size, now=now)
-            return bucket.take(now)
+            return bucket.take(now, cost)

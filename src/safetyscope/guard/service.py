@@ -4,9 +4,10 @@ Endpoints: ``POST /v1/guard`` (a decision), ``POST /v1/moderations`` (OpenAI-com
 /v1/chat/completions`` (the guarded proxy, ``guard.proxy``), ``POST /v1/feedback`` (a true label → Hedge
 update), ``GET /healthz``, ``GET /metrics`` (Prometheus text), and FastAPI's ``/openapi.json`` and ``/docs``.
 Bodies larger than ``max_body_bytes`` get 413; malformed JSON and invalid fields 422; a missing or bad API key
-401, a policy the key may not use 403, a key over its rate 429 (``Retry-After``); an unknown policy or
-decision 404; a second label for a decision 409; a failed upstream 502 (504 on timeout); 503 when the store
-is so far behind that decisions could not be recorded.
+401, a policy the key may not use (or feedback without the right to label) 403, a key over its rate 429
+(``Retry-After``; one token per text judged); an unknown policy or decision 404; a second label for a decision
+409; a failed upstream 502 (504 on timeout); 503 when the store is so far behind that decisions could not be
+recorded, or the key table cannot be read.
 
 Startup builds every expert and starts the store's background decision writer (unless ``write_behind`` is
 off); shutdown (after in-flight requests finished) writes every queued decision before the process exits.
@@ -36,7 +37,7 @@ from starlette.types import Message as AsgiMessage
 from safetyscope.core.batching import WriteBacklog
 from safetyscope.core.errors import UsageError
 from safetyscope.core.records import Message
-from safetyscope.guard.auth import Authenticator, AuthFailure, check_policy
+from safetyscope.guard.auth import Authenticator, AuthFailure, check_label, check_policy
 from safetyscope.guard.engine import AlreadyLabelled, FeedbackResult, GuardDecision, GuardEngine, UnknownDecision
 from safetyscope.guard.limits import BodyLimit, check_texts
 from safetyscope.guard.policy import Direction
@@ -113,7 +114,8 @@ class Metrics:
             self.latency_sum += decision.latency_ms / 1000.0
             self.latency_count += 1
 
-    def render(self, weights: Mapping[str, Mapping[str, float]], pending_writes: int = 0) -> str:
+    def render(self, weights: Mapping[str, Mapping[str, float]], pending_writes: int = 0,
+               dropped_writes: int = 0) -> str:
         lines = ["# HELP safetyscope_guard_decisions_total Guard decisions by policy, direction and action.",
                  "# TYPE safetyscope_guard_decisions_total counter"]
         with self._lock:
@@ -137,7 +139,10 @@ class Metrics:
             for code, count in sorted(self.http_errors.items()):
                 lines.append(f'safetyscope_guard_http_errors_total{{status="{code}"}} {count}')
         lines += ["# HELP safetyscope_guard_pending_writes Decisions answered but not yet committed to the store.",
-                  "# TYPE safetyscope_guard_pending_writes gauge", f"safetyscope_guard_pending_writes {pending_writes}"]
+                  "# TYPE safetyscope_guard_pending_writes gauge", f"safetyscope_guard_pending_writes {pending_writes}",
+                  "# HELP safetyscope_guard_dropped_writes_total Decisions that could never be stored (set aside).",
+                  "# TYPE safetyscope_guard_dropped_writes_total counter",
+                  f"safetyscope_guard_dropped_writes_total {dropped_writes}"]
         lines += ["# HELP safetyscope_guard_expert_weight Current Hedge weight of each expert.",
                   "# TYPE safetyscope_guard_expert_weight gauge"]
         for policy, table in sorted(weights.items()):
@@ -212,23 +217,22 @@ def create_app(engines: Mapping[str, GuardEngine], *, settings: ServiceSettings 
         try:
             yield
         finally:
-            if purger is not None:
-                purger.cancel()
-            if upstream is not None:
-                await upstream.aclose()
-            for engine in engines.values():
-                await engine.aclose()
-            await asyncio.to_thread(store.stop_writer)  # every decision answered is in the store
+            try:
+                if purger is not None:
+                    purger.cancel()
+                if upstream is not None:
+                    await upstream.aclose()
+                for engine in engines.values():
+                    await engine.aclose()
+            finally:  # even when closing a client failed: every decision answered is in the store
+                await asyncio.to_thread(store.stop_writer)
 
     app = FastAPI(title="safetyscope guard", version="1", lifespan=lifespan,
                   description="Runtime safety guard: policy-driven, online-weighted ensemble of judges.")
     app.state.metrics = metrics
 
-    def rejected() -> None:
-        metrics.http_errors[413] += 1
-
-    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes, on_reject=rejected)
-    app.add_middleware(CountErrors, metrics=metrics)
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    app.add_middleware(CountErrors, metrics=metrics)  # outermost: counts BodyLimit's 413s too, once
 
     def engine_for(name: str | None) -> GuardEngine:
         engine = engines.get(name or default)
@@ -236,19 +240,16 @@ def create_app(engines: Mapping[str, GuardEngine], *, settings: ServiceSettings 
             raise HTTPException(404, f"unknown policy {name!r} (loaded: {', '.join(engines)})")
         return engine
 
-    async def authorize(request: Request, policy: str | None) -> ApiKeyRow | None:
-        """401/403/429 unless the request's key may use ``policy`` now (None: checked later)."""
+    async def authorize(request: Request, policy: str | None, cost: int = 1) -> ApiKeyRow | None:
+        """401/403/429 unless the request's key may use ``policy`` now (None: checked later); a rate-limited
+        key pays ``cost`` tokens (one per text to judge; 413 above its burst)."""
         authorization = request.headers.get("authorization")
         try:
-            # without a key the only store read is the cached "do keys exist" count (once a second): not worth
-            # a thread hop; a key's lookup (a cache miss per made-up key id) stays off the event loop
-            key = authenticator.authenticate(None) if not authorization else await asyncio.to_thread(
-                authenticator.authenticate, authorization)
-            if key is not None:
-                wait = limiter.acquire(key.key_id, key.rate_per_s, key.burst)
-                if wait > 0:
-                    raise HTTPException(429, f"rate limit of {key.rate_per_s:g}/s (burst {key.burst}) exceeded for "
-                                             f"key {key.key_id}", headers={"Retry-After": str(math.ceil(wait))})
+            # no key and a cached "do keys exist" answer: no store read, no thread hop; any store read (the
+            # once-a-second refresh, a key's lookup) stays off the event loop
+            key = authenticator.authenticate(None) if not authorization and authenticator.fresh() else \
+                await asyncio.to_thread(authenticator.authenticate, authorization)
+            charge(key, cost)
             if policy is not None:
                 check_policy(key, policy)
         except AuthFailure as exc:
@@ -256,9 +257,22 @@ def create_app(engines: Mapping[str, GuardEngine], *, settings: ServiceSettings 
             raise HTTPException(exc.status, str(exc), headers=headers) from None
         return key
 
-    async def authorized_engine(request: Request, name: str | None) -> GuardEngine:
-        """The policy's engine, once the key is checked (so an unauthenticated caller learns no policy names)."""
-        await authorize(request, name or default)
+    def charge(key: ApiKeyRow | None, cost: int) -> None:
+        """429 (or 413 above the burst) unless a rate-limited key can pay ``cost`` tokens now."""
+        if key is None or key.rate_per_s is None or cost < 1:
+            return
+        if key.burst is not None and cost > key.burst:
+            raise HTTPException(413, f"{cost} texts in one request, more than the burst of {key.burst} of key "
+                                     f"{key.key_id}: send at most {key.burst} per request")
+        wait = limiter.acquire(key.key_id, key.rate_per_s, key.burst, cost)
+        if wait > 0:
+            raise HTTPException(429, f"rate limit of {key.rate_per_s:g}/s (burst {key.burst}) exceeded for key "
+                                     f"{key.key_id}", headers={"Retry-After": str(math.ceil(wait))})
+
+    async def authorized_engine(request: Request, name: str | None, cost: int = 1) -> GuardEngine:
+        """The policy's engine, once the key is checked (so an unauthenticated caller cannot probe policy names
+        here; ``/healthz`` and ``/metrics`` do list them)."""
+        await authorize(request, name or default, cost)
         return engine_for(name)
 
     def limit(texts: list[str], what: str) -> None:
@@ -294,8 +308,8 @@ def create_app(engines: Mapping[str, GuardEngine], *, settings: ServiceSettings 
 
     @app.post("/v1/moderations", response_model=ModerationResponse, summary="OpenAI-compatible moderation.")
     async def moderations(body: ModerationRequest, request: Request) -> Response:
-        engine = await authorized_engine(request, request.headers.get(POLICY_HEADER))
         texts = [body.input] if isinstance(body.input, str) else body.input
+        engine = await authorized_engine(request, request.headers.get(POLICY_HEADER), max(1, len(texts)))
         if not texts:
             raise HTTPException(422, "input must hold at least one text")
         limit(texts, "input")
@@ -318,7 +332,9 @@ def create_app(engines: Mapping[str, GuardEngine], *, settings: ServiceSettings 
                                               "(`X-Guard-Decision-Id` header either way)."},
                          502: {"description": "The upstream failed; the input decision is still stored."}})
     async def chat_completions(request: Request) -> Response:
-        engine = await authorized_engine(request, request.headers.get(POLICY_HEADER))
+        name = request.headers.get(POLICY_HEADER)
+        key = await authorize(request, name or default)
+        engine = engine_for(name)
         if upstream is None:
             raise HTTPException(503, "no upstream configured: start the guard with --upstream URL")
         raw = await request.body()
@@ -329,6 +345,8 @@ def create_app(engines: Mapping[str, GuardEngine], *, settings: ServiceSettings 
             raise HTTPException(422, f"body is not valid JSON: {exc}") from None
         except UsageError as exc:
             raise HTTPException(413 if "more than the limit" in str(exc) else 422, str(exc)) from None
+        choices = body.get("n", 1)
+        charge(key, choices - 1 if isinstance(choices, int) else 0)  # n > 1: one more output check per choice
         forwarded = configured_body(body, engine.policy.safety_config) or raw
         outcome = await guarded_chat(call, forwarded, upstream, lambda messages, direction: decide(
             engine, messages, direction))
@@ -338,6 +356,10 @@ def create_app(engines: Mapping[str, GuardEngine], *, settings: ServiceSettings 
     @app.post("/v1/feedback", response_model=FeedbackResult, summary="The true label of a decision.")
     async def feedback(body: FeedbackRequest, request: Request) -> FeedbackResult:
         key = await authorize(request, None)
+        try:  # a label changes the policy's weights for every client: it needs its own permission
+            check_label(key, open_feedback=config.open_feedback)
+        except AuthFailure as exc:
+            raise HTTPException(exc.status, str(exc)) from None
         row = await asyncio.to_thread(store.get_decision, body.decision_id)
         if row is None:
             raise HTTPException(404, f"no guard decision {body.decision_id!r}")
@@ -364,7 +386,7 @@ def create_app(engines: Mapping[str, GuardEngine], *, settings: ServiceSettings 
     @app.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics.")
     async def prometheus() -> PlainTextResponse:
         weights = await asyncio.to_thread(lambda: {name: e.hedge().weights() for name, e in engines.items()})
-        return PlainTextResponse(metrics.render(weights, store.pending_writes),
+        return PlainTextResponse(metrics.render(weights, store.pending_writes, store.dropped_writes),
                                  media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return app

@@ -6,7 +6,8 @@
     upstream_api_key_env: UPSTREAM_KEY   # environment variable holding the upstream's key (never in the file)
     upstream_timeout_s: 120
     upstream_retries: 1                  # retries of connection errors and 429/5xx (backoff, Retry-After)
-    require_key: false                   # keys are required anyway as soon as one exists
+    require_key: false                   # keys are required anyway as soon as one was ever created
+    open_feedback: false                 # without keys, accept POST /v1/feedback from anyone (off: 403)
     max_body_bytes: 1000000
     max_messages: 256
     max_content_chars: 200000
@@ -39,6 +40,7 @@ class ServiceSettings(BaseModel):
     upstream_timeout_s: float = Field(default=120.0, gt=0)
     upstream_retries: int = Field(default=1, ge=0, le=5, description="Retries of retryable upstream failures.")
     require_key: bool = False
+    open_feedback: bool = Field(default=False, description="Accept unauthenticated feedback when no keys exist.")
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     max_messages: int = Field(default=MAX_MESSAGES, ge=1, le=MAX_MESSAGES)
     max_content_chars: int = Field(default=MAX_CONTENT_CHARS, ge=1, le=MAX_CONTENT_CHARS)

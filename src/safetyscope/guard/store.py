@@ -9,7 +9,9 @@ hands a decision to one background thread that inserts in batches (``core/batchi
 waits on a commit. Every read or change of decisions through the same store object first waits for the
 decisions queued before it (read-your-writes in this process); :meth:`GuardStore.stop_writer` and ``close``
 write what is still queued. Another process (the review CLI) sees a decision once its batch is committed,
-normally within ``linger_s`` (10 ms) of the decision.
+normally within ``linger_s`` (10 ms) of the decision. A decision that can never be written is set aside and
+counted (:attr:`GuardStore.dropped_writes`) so it cannot block the others; NUL in ``input_text`` is stored as
+U+FFFD (PostgreSQL text cannot hold NUL).
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ guard_api_keys = Table(
     Column("burst", Integer),
     Column("created_at", Text, nullable=False),
     Column("revoked_at", Text),
+    Column("can_label", Integer, nullable=False),  # 1: may send POST /v1/feedback (changes shared weights)
 )
 
 guard_rounds = Table(
@@ -105,6 +108,9 @@ MIGRATIONS: list[list[str]] = [
         "secret_hash TEXT NOT NULL, policies TEXT NOT NULL, rate_per_s DOUBLE PRECISION, burst INTEGER, "
         "created_at TEXT NOT NULL, revoked_at TEXT)",
         "CREATE INDEX guard_decisions_created ON guard_decisions (created_at)",
+    ],
+    [
+        "ALTER TABLE guard_api_keys ADD COLUMN can_label INTEGER NOT NULL DEFAULT 0",
     ],
 ]
 
@@ -141,6 +147,7 @@ class ApiKeyRow:
     burst: int | None
     created_at: str
     revoked_at: str | None
+    can_label: bool = False  # may send true labels (POST /v1/feedback), which change the policy's weights
 
 
 @dataclass(frozen=True)
@@ -168,7 +175,8 @@ class NewDecision:
                 "direction": self.direction, "action": self.action, "score": self.score,
                 "categories": orjson.dumps(list(self.categories)).decode(),
                 "decision": orjson.dumps(self.decision).decode(), "input_hash": self.input_hash,
-                "input_text": self.input_text, "latency_ms": self.latency_ms}
+                "input_text": None if self.input_text is None else self.input_text.replace("\x00", "\ufffd"),
+                "latency_ms": self.latency_ms}  # PostgreSQL text cannot hold NUL: stored as U+FFFD
 
 
 class GuardStore(MigratedDatabase):
@@ -182,6 +190,7 @@ class GuardStore(MigratedDatabase):
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
         self._writer: ThreadedBatchWriter[NewDecision] | None = None
+        self._dropped_before = 0  # decisions set aside by writers already stopped
 
     # --- write-behind -----------------------------------------------------------------------------------
 
@@ -189,7 +198,8 @@ class GuardStore(MigratedDatabase):
         """Start the background decision writer (no-op when running)."""
         if self._writer is None:
             self._writer = ThreadedBatchWriter(self.add_decisions, name="guard-decision-writer",
-                                               batch_size=batch_size, linger_s=linger_s)
+                                               batch_size=batch_size, linger_s=linger_s,
+                                               describe=lambda decision: f"decision {decision.decision_id}")
 
     @property
     def writing_behind(self) -> bool:
@@ -201,6 +211,12 @@ class GuardStore(MigratedDatabase):
         """Decisions queued and not yet committed (0 without a writer)."""
         writer = self._writer
         return 0 if writer is None else writer.pending
+
+    @property
+    def dropped_writes(self) -> int:
+        """Decisions the writer set aside because they could never be written (see ``core/batching.py``)."""
+        writer = self._writer
+        return self._dropped_before + (0 if writer is None else writer.dropped)
 
     def queue_decision(self, decision: NewDecision) -> None:
         """Queue a decision for the writer (never blocks on the database); written directly when no writer runs.
@@ -220,7 +236,10 @@ class GuardStore(MigratedDatabase):
         """Write what is queued and stop the writer (decisions are then written directly again)."""
         writer, self._writer = self._writer, None
         if writer is not None:
-            writer.close()
+            try:
+                writer.close()
+            finally:
+                self._dropped_before += writer.dropped
 
     def close(self) -> None:
         try:
@@ -274,12 +293,12 @@ class GuardStore(MigratedDatabase):
     # --- API keys ---------------------------------------------------------------------------------------
 
     def add_key(self, *, key_id: str, name: str, salt: str, secret_hash: str, policies: tuple[str, ...],
-                rate_per_s: float | None, burst: int | None) -> None:
+                rate_per_s: float | None, burst: int | None, can_label: bool = False) -> None:
         with self._engine.begin() as conn:
             conn.execute(insert(guard_api_keys).values(
                 key_id=key_id, name=name, salt=salt, secret_hash=secret_hash,
                 policies=orjson.dumps(list(policies)).decode(), rate_per_s=rate_per_s, burst=burst,
-                created_at=utc_now()))
+                created_at=utc_now(), can_label=int(can_label)))
 
     def get_key(self, key_id: str) -> ApiKeyRow | None:
         with self._engine.connect() as conn:
@@ -297,6 +316,13 @@ class GuardStore(MigratedDatabase):
         with self._engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(guard_api_keys)
                                     .where(guard_api_keys.c.revoked_at.is_(None))).scalar() or 0)
+
+    def key_counts(self) -> tuple[int, int]:
+        """(keys ever created, revoked ones included; keys revoked), in one query."""
+        with self._engine.connect() as conn:
+            row = conn.execute(select(func.count(), func.count(guard_api_keys.c.revoked_at))
+                               .select_from(guard_api_keys)).one()
+        return int(row[0]), int(row[1])
 
     def revoke_key(self, key_id: str) -> bool:
         """Revoke an active key; False when there is no such active key."""
@@ -355,4 +381,4 @@ def _decision_row(row: Any) -> DecisionRow:
 def _key_row(row: Any) -> ApiKeyRow:
     return ApiKeyRow(key_id=row["key_id"], name=row["name"], salt=row["salt"], secret_hash=row["secret_hash"],
                      policies=tuple(orjson.loads(row["policies"])), rate_per_s=row["rate_per_s"], burst=row["burst"],
-                     created_at=row["created_at"], revoked_at=row["revoked_at"])
+                     created_at=row["created_at"], revoked_at=row["revoked_at"], can_label=bool(row["can_label"]))
