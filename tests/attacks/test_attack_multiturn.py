@@ -371,3 +371,24 @@ def test_attack_options_on_the_command_line_are_checked(tmp_path):
     result = cli("run", "--target", "mock/refuser", "--attack", "pair", "--attack-option", "pair.budgett=3",
                  "--output-dir", str(tmp_path))
     assert result.returncode == 2 and "bad options for attack 'pair'" in result.stderr + result.stdout
+
+
+async def test_a_failed_sibling_branch_does_not_undo_a_success_in_the_same_step(tmp_path):
+    from safetyscope.core.errors import TargetError
+
+    def magic_at_once(strategy: str, rounds: int) -> str:
+        return f"{strategy} attempt {rounds}" + (f" {MAGIC}" if strategy == "authority endorsement" else "")
+
+    def target_reply(messages: Sequence[Message], call: int) -> str:
+        if MAGIC not in messages[-1].content:
+            raise TargetError("HTTP 503 from the target")  # the other streams' calls fail
+        return complier_if_magic(messages, call)
+
+    attack = pair(ScriptedModel("attacker", pair_reply(magic_at_once)), n_iterations=1)
+    stats, _card, store = await run_engine(tmp_path / "r.sqlite", attacks=(attack,), judge=KeywordJudge(),
+                                           target=ScriptedModel("target", target_reply), samples=[SAMPLE])
+    (row,) = list(store.iter_attempts("run-1"))
+    store.close()
+    assert stats.errors == 0 and row["status"] == "done" and row["label"] == "unsafe"
+    transcript = orjson.loads(row["conversation"])
+    assert transcript["succeeded"] and [turn["success"] for turn in transcript["turns"]] == [True]

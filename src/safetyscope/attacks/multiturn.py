@@ -11,6 +11,7 @@ transcript and the number of target queries.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,7 +23,7 @@ import orjson
 from safetyscope.attacks.attacker import Attacker, clean_reply, is_refusal
 from safetyscope.attacks.base import Attack
 from safetyscope.core import resources
-from safetyscope.core.errors import AttackError, UsageError
+from safetyscope.core.errors import AttackError, SafetyscopeError, TargetError, UsageError
 from safetyscope.core.hashing import content_hash
 from safetyscope.core.records import (
     ComponentSpec,
@@ -35,7 +36,6 @@ from safetyscope.core.records import (
     Verdict,
     VerdictLabel,
 )
-from safetyscope.runner.concurrency import all_of
 
 PROMPTS_FILE = "multiturn_prompts.yaml"
 TargetCall = Callable[[tuple[Message, ...]], Awaitable[Generation]]
@@ -112,10 +112,22 @@ class Transcript:
         """Send each (branch, step, attacker reply, prompt) as one user turn after ``before``, concurrently; record
         the turns in order. Returns (reply, score, success) per step."""
         sents = [(*before, Message(role="user", content=prompt)) for _branch, _step, _raw, prompt in steps]
-        results = await all_of(query_and_judge(context, sent) for sent in sents)
-        return [(generation, score, self.add(branch, step, raw, sent, generation, verdict, score))
-                for (branch, step, raw, _prompt), sent, (generation, verdict, score)
-                in zip(steps, sents, results, strict=True)]
+        settled = await asyncio.gather(*(query_and_judge(context, sent) for sent in sents), return_exceptions=True)
+        failure: BaseException | None = None
+        results: list[tuple[Generation, int, bool]] = []
+        for (branch, step, raw, _prompt), sent, outcome in zip(steps, sents, settled, strict=True):
+            if isinstance(outcome, BaseException):
+                failure = failure or outcome
+                continue
+            generation, verdict, score = outcome
+            results.append((generation, score, self.add(branch, step, raw, sent, generation, verdict, score)))
+        if failure is None:
+            return results
+        if isinstance(failure, SafetyscopeError) and not isinstance(failure, TargetError):
+            raise failure  # user-fixable (a missing package): stop the run
+        if any(hit for _generation, _score, hit in results):
+            raise SucceededBeforeFailure from failure  # a sibling branch failed, but this step already succeeded
+        raise failure
 
     def conversation(self, queries: int, what: str) -> Conversation:
         """The attempt: the best turn's messages and reply, every turn, the queries used."""
@@ -125,6 +137,11 @@ class Transcript:
         turn = self.turns[chosen]
         return Conversation(sent=turn.sent, response=self.replies[chosen], turns=tuple(self.turns), queries=queries,
                             succeeded=turn.success)
+
+
+class SucceededBeforeFailure(Exception):
+    """A step's branch failed while a sibling branch already succeeded: the runner ends the conversation with
+    the success (``Transcript.conversation``) instead of recording the failure."""
 
 
 @dataclass

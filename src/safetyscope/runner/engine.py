@@ -16,7 +16,13 @@ from functools import partial
 import orjson
 
 from safetyscope.attacks.base import Attack, close_all, decode_reply, is_deterministic
-from safetyscope.attacks.multiturn import MultiTurnAttack, MultiTurnContext, is_multiturn, transcript_json
+from safetyscope.attacks.multiturn import (
+    MultiTurnAttack,
+    MultiTurnContext,
+    SucceededBeforeFailure,
+    is_multiturn,
+    transcript_json,
+)
 from safetyscope.core.config import RunSpec
 from safetyscope.core.errors import AttackError, SafetyscopeError, TargetError
 from safetyscope.core.hashing import canonical_json, content_hash
@@ -369,7 +375,10 @@ class Engine:
         context = MultiTurnContext(sample=work.sample, seed=work.seed, params=self._params, budget=attack.budget,
                                    call_target=call_target, call_judge=call_judge)
         try:
-            conversation = await attack.converse(context)
+            try:
+                conversation = await attack.converse(context)
+            except SucceededBeforeFailure:  # a sibling branch failed after this conversation already succeeded
+                conversation = context.transcript.conversation(context.used, attack.spec.name)
         finally:
             work.queries = context.used
             work.transcript_json = transcript_json(context.transcript.turns, succeeded=False, queries=context.used)
