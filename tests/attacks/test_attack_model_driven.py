@@ -279,6 +279,12 @@ async def test_back_translation_failures_are_attack_errors_not_replies():
     # a reply that is itself a refusal is translated, not treated as an error
     honest = create_attack("sorry_bench_translate_fr", {"attacker": RecordingAttacker(fixed("I'm sorry, no."))})
     assert await decode_reply(honest, "Désolé, non.") == "I'm sorry, no."
+    # a short refusal standing for a long, detailed reply is the translator declining, not the target
+    declining = create_attack("sorry_bench_translate_fr", {"attacker": RecordingAttacker(
+        fixed("I'm sorry, but I can't help with that."))})
+    long_reply = "Étape 1 : procurez-vous un tendeur et un crochet. " * 6
+    with pytest.raises(AttackError, match="refused to translate"):
+        await decode_reply(declining, long_reply)
 
 
 async def test_a_composition_decodes_through_the_translation():
