@@ -139,7 +139,7 @@ def test_a_prompt_side_validation_is_stored_but_never_corrects_a_run(tmp_path: P
     assert ran.returncode == 0, ran.stderr
     report = json.loads(next(out.glob("judge-eval-*.json")).read_text())
     assert report["side"] == "prompt" and report["positive"] == PROMPT_POSITIVE_MEANING
-    judge_key = content_hash(create_judge("prompt-harm").spec)
+    judge_key = content_hash(create_judge("prompt-harm", {"prompt_only": True}).spec)  # set for prompt-side labels
     store = Store.open(str(store_path))
     try:
         stored = store.latest_validation(judge_key)
@@ -147,3 +147,23 @@ def test_a_prompt_side_validation_is_stored_but_never_corrects_a_run(tmp_path: P
         assert store.latest_validation(judge_key, positive=POSITIVE_MEANING) is None  # what scorecard_for asks
     finally:
         store.close()
+
+
+def test_judge_eval_points_prompt_judges_at_the_prompt_on_prompt_side_labels(tmp_path: Path):
+    out = tmp_path / "o"
+    ran = cli("judge", "eval", "--judge", "prompt-harm", "--labels", f"{MODERATION}:prompt", "--output-dir", str(out),
+              "--store", str(tmp_path / "s.sqlite"))
+    assert ran.returncode == 0, ran.stderr
+    report = json.loads(next(out.glob("judge-eval-*.json")).read_text())
+    assert report["judge_options"] == {"prompt_only": True} and report["in_sample"] is False
+    assert report["agreement"]["n_unscored"] == 0 and report["agreement"]["n"] == 4  # every prompt judged
+
+
+def test_judge_eval_warns_when_the_judge_trained_on_the_labels(shared: Path, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("SAFETYSCOPE_SHARED", str(shared))
+    out = tmp_path / "o"
+    ran = cli("judge", "eval", "--judge", "harm", "--labels", "harmbench-val", "--limit", "40", "--output-dir",
+              str(out), "--store", str(tmp_path / "s.sqlite"))
+    assert ran.returncode == 0, ran.stderr
+    assert "in-sample" in " ".join(ran.stdout.split())
+    assert json.loads(next(out.glob("judge-eval-*.json")).read_text())["in_sample"] is True

@@ -180,7 +180,8 @@ def embed_judge() -> HarmJudge:
 
 @real
 def test_embed_contract_and_hand_written_cases(embed_judge: HarmJudge) -> None:
-    assert embed_judge.spec == ComponentSpec(kind="judge", name="harm-embed", options={"version": 1})
+    assert embed_judge.spec == ComponentSpec(kind="judge", name="harm-embed",  # shares harm's features: both versions
+                                             options={"version": 1, "harm_version": 2})
     refused = asyncio.run(embed_judge.judge(item(REFUSAL)))
     harmful = asyncio.run(embed_judge.judge(item(HARMFUL)))
     assert refused.label is VerdictLabel.SAFE and harmful.label is VerdictLabel.UNSAFE

@@ -82,7 +82,13 @@ def test_markdown_golden_structure(runs, store):
     assert "| `none` | 100.0% [34.2%–100.0%] | 2/2 | 0 |" in text  # Wilson 95% of 2/2
     redacted = riskcards_markdown(cards_of(store, runs.complier, redact=True))
     assert REDACTED in redacted and "Sure" not in redacted.split("## Violent Crimes")[1]
-    assert NASTY not in text and "> &lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;" in text
+    # untrusted text only inside fenced code blocks (shown verbatim: no HTML, links or images), never inline
+    assert f"```text\n{NASTY}\n```" in text
+    fenced = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        assert fenced or "<script>" not in line, line
 
 
 def test_html_is_self_contained_and_escaped(runs, store):
@@ -187,3 +193,13 @@ def test_nothing_unsafe_reads_no_attempt(runs, store):
 
     assert len(build_cards(scripted, scorecard_for(store, scripted), views()).cards[0].examples) == 2
     assert consumed[-1] == "u6" and "u7" not in consumed
+
+
+def test_markdown_cannot_smuggle_links_images_or_code_span_breaks():
+    from safetyscope.report.riskcard_render import _code, _md, _quote
+
+    assert _md("![x](https://evil.example/b.png?leak=1) [a](b) **c** <i>") == (
+        "\\!\\[x\\](https://evil.example/b.png?leak=1) \\[a\\](b) \\*\\*c\\*\\* &lt;i&gt;")
+    assert _code("id`x``y") == "``` id`x``y ```"
+    block = _quote("```\n![img](http://e)")
+    assert block[0] == "````text" and block[-1] == "````" and block[1:-1] == ["```", "![img](http://e)"]

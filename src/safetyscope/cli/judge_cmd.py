@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import secrets
 from pathlib import Path
+from typing import Any
 
 import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from safetyscope.cli.run_cmd import parse_options
 from safetyscope.core.config import DEFAULT_OUTPUT_DIR, store_location
 from safetyscope.core.database import utc_now
 from safetyscope.core.hashing import content_hash
@@ -18,6 +20,22 @@ from safetyscope.datasets import open_labelled_set
 from safetyscope.judges import create_judge
 from safetyscope.judges.validation import JudgeEvaluation, judge_items, summarise
 from safetyscope.runner.store import Store, ValidationRow
+
+PROMPT_SIDE_OPTIONS: dict[str, dict[str, Any]] = {"prompt-harm": {"prompt_only": True}, "guard": {"direction": "input"}}
+"""Options that make a judge read the prompt alone, applied to prompt-side labelled sets unless given."""
+IN_SAMPLE: dict[str, tuple[str, ...]] = {
+    "harm": ("harmbench-val",), "harm-embed": ("harmbench-val",), "exchange-harm": ("harmbench-val",),
+    "guard": ("harmbench-val",),
+    "refusal": ("xstest-completions", "xstest-completions:llama2orig", "xstest-completions:llama2new",
+                "xstest-completions:mistralguard"),
+}
+"""Labelled sets (or parts) each offline judge was trained on (its weights file's ``meta.trained_on``)."""
+
+
+def in_sample(judge: str, labels: str) -> str | None:
+    """The labelled set when ``judge`` was trained on (part of) it, else None."""
+    return labels if labels in IN_SAMPLE.get(judge, ()) else None
+
 
 judge_app = typer.Typer(no_args_is_help=True, help="Measure judges on human-labelled responses.")
 
@@ -32,17 +50,24 @@ def eval_judge(
     concurrency: int = typer.Option(8, min=1, help="Judge calls in flight (model judges)."),
     store: str | None = typer.Option(None, help="Where validations are stored; default OUTPUT_DIR/results.sqlite."),
     output_dir: Path = typer.Option(DEFAULT_OUTPUT_DIR, help="Where the JSON report is written."),
+    judge_option: list[str] | None = typer.Option(None, "--judge-option", help="Judge option KEY=VALUE (repeat)."),
 ) -> None:
     labelled = open_labelled_set(labels, path=path)
     labelled.validate()
-    built = create_judge(judge)
-    judged = asyncio.run(judge_items(built, labelled.select(limit=limit, seed=seed), concurrency=concurrency))
+    items = list(labelled.select(limit=limit, seed=seed))
+    options = parse_options(judge_option, "--judge-option") or {}
+    if items and items[0].side == "prompt":  # the prompt alone is judged: point judges that can at the prompt
+        options = {**PROMPT_SIDE_OPTIONS.get(judge, {}), **options}
+    built = create_judge(judge, options)
+    judged = asyncio.run(judge_items(built, items, concurrency=concurrency))
     evaluation = summarise(judge, labels, judged)
+    trained_on = in_sample(judge, labels)
     matrix = evaluation.agreement.confusion
     row = ValidationRow(validation_id=f"{utc_now()[:19].replace(':', '')}-{secrets.token_hex(3)}",
                         created_at=utc_now(), judge=judge, judge_key=content_hash(built.spec), labels=labels,
                         positive=evaluation.positive, tp=matrix.tp, fp=matrix.fp, fn=matrix.fn, tn=matrix.tn,
-                        unscored=evaluation.agreement.n_unscored, report=evaluation.as_dict())
+                        unscored=evaluation.agreement.n_unscored,
+                        report={**evaluation.as_dict(), "judge_options": options, "in_sample": trained_on is not None})
     opened = Store.open(store_location(store, output_dir))
     try:
         opened.add_validation(row)
@@ -50,10 +75,13 @@ def eval_judge(
         opened.close()
     output_dir.mkdir(parents=True, exist_ok=True)
     report_path = output_dir / f"judge-eval-{row.validation_id}.json"
-    report_path.write_bytes(orjson.dumps(evaluation.as_dict(), option=orjson.OPT_INDENT_2))
+    report_path.write_bytes(orjson.dumps(row.report, option=orjson.OPT_INDENT_2))
     console = Console()
     console.print(_table(evaluation))
     console.print(f"positive = {evaluation.positive}")
+    if trained_on:
+        console.print(f"[yellow]warning:[/] '{judge}' was trained on {trained_on}: these figures are in-sample "
+                      "(optimistic), and a correction built on them is too narrow; measure on data it never saw.")
     effect = ("runs judged by this exact judge now report judge-corrected attack success"
               if evaluation.side == "response" else "prompt-side labels: not used to correct runs' attack success")
     console.print(f"stored validation {row.validation_id}; {effect}.\nreport: {report_path}")

@@ -21,7 +21,8 @@ from safetyscope.taxonomy import TaxonomyCatalog
 STORE_HELP = "SQLite path or database URL (postgresql://…); default OUTPUT_DIR/results.sqlite."
 
 
-def _parse_options(pairs: list[str] | None, flag: str) -> dict[str, Any] | None:
+def parse_options(pairs: list[str] | None, flag: str) -> dict[str, Any] | None:
+    """``KEY=VALUE`` flags as a mapping (values read as YAML scalars); None when none were given."""
     if not pairs:
         return None
     options: dict[str, Any] = {}
@@ -70,7 +71,7 @@ def run(
                   if value is not None}
     overrides: dict[str, Any] = {
         "target": target, "base_url": base_url, "api_key_env": api_key_env,
-        "target_options": _parse_options(target_option, "--target-option"), "dataset": dataset, "limit": limit,
+        "target_options": parse_options(target_option, "--target-option"), "dataset": dataset, "limit": limit,
         "per_hazard": per_hazard,
         "seed": seed, "attacks": _split_attacks(attack), "attack_options": _attack_options(attack_option),
         "judge": judge, "generation": generation or None,
@@ -104,7 +105,7 @@ def _attack_options(values: list[str] | None) -> dict[str, dict[str, Any]] | Non
     if not values:
         return None
     options: dict[str, dict[str, Any]] = {}
-    for key, value in (_parse_options(values, "--attack-option") or {}).items():
+    for key, value in (parse_options(values, "--attack-option") or {}).items():
         attack, sep, option = key.partition(".")
         if not sep or not attack or not option:
             raise UsageError(f"--attack-option expects ATTACK.KEY=VALUE (e.g. pair.budget=4), got '{key}'")

@@ -11,7 +11,8 @@ labelled:
 
 ``side`` says which text the label is about: the ``response`` (the default) or the user's ``prompt`` (Aegis 2.0's
 ``prompt_label``, OpenAI moderation texts read as prompts); a prompt-side item may have an empty response.
-Measure prompt-side labels with a prompt judge (``prompt-harm``, or a guard judge with ``side=prompt``).
+Measure prompt-side labels with a prompt judge (``prompt-harm``, a guard-model judge with ``side=prompt``, or the
+``guard`` judge with ``direction=input``).
 """
 
 from __future__ import annotations

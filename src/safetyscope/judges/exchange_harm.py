@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from safetyscope.core.records import ComponentSpec, JudgeInput, Verdict, VerdictLabel
 from safetyscope.judges.base import judges
+from safetyscope.judges.harm import JUDGE_VERSION as HARM_VERSION
 from safetyscope.judges.harm import HarmClassifier, request_text
 from safetyscope.judges.prompt_harm import JUDGE_VERSION as PROMPT_VERSION
 from safetyscope.judges.prompt_harm import PromptHarmClassifier, last_user_prompt
@@ -31,7 +32,7 @@ class ExchangeHarmJudge:
         """Identity used in cache keys."""
         return ComponentSpec(kind="judge", name="exchange-harm",
                              options={"version": JUDGE_VERSION, "prompt_version": PROMPT_VERSION,
-                                      "threshold": self._threshold})
+                                      "harm_version": HARM_VERSION, "threshold": self._threshold})
 
     async def judge(self, item: JudgeInput) -> Verdict:
         """Score one (request, response); an empty request or response is unscored, never safe."""

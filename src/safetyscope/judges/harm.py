@@ -415,7 +415,10 @@ class HarmJudge:
     @property
     def spec(self) -> ComponentSpec:
         """Identity used in cache keys."""
-        return ComponentSpec(kind="judge", name=self._name, options={"version": self._version})
+        options: dict[str, Any] = {"version": self._version}
+        if self._name != "harm":  # a variant (harm-embed) shares harm's features: their version counts too
+            options["harm_version"] = JUDGE_VERSION
+        return ComponentSpec(kind="judge", name=self._name, options=options)
 
     async def judge(self, item: JudgeInput) -> Verdict:
         """Score one response; empty responses are unscored, never safe."""

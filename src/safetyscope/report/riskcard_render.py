@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 from safetyscope.report.html import bar
 from safetyscope.report.riskcards import RiskCard, RiskCardSet
@@ -14,14 +15,32 @@ METHOD_NOTE = ("Attack success = unsafe / scored on this hazard's unsafe prompts
                "counted as safe: they are tallied apart and left out of the rate.")
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]!|~#])")
+"""What starts inline Markdown (emphasis, code, links, images, tables, strikethrough, headings); ``<`` and ``>``
+are HTML-escaped first."""
+
+
 def _md(text: str) -> str:
-    """Untrusted text safe inside a Markdown table cell or list item (no raw HTML, no column break)."""
-    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
+    """Untrusted text safe inline in Markdown: no raw HTML, no links, images, emphasis or column breaks."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False)).replace("\n", " ")
+
+
+def _fence(text: str, minimum: int) -> str:
+    """A backtick fence longer than any backtick run in ``text``."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(minimum, longest + 1)
+
+
+def _code(text: str) -> str:
+    """Untrusted text as an inline code span that it cannot break out of."""
+    fence = _fence(text, 1)
+    return f"{fence} {text.replace(chr(10), ' ')} {fence}"
 
 
 def _quote(text: str) -> list[str]:
-    """Untrusted text as a Markdown block quote; markup is escaped so a renderer shows it as text."""
-    return ["> " + line if line else ">" for line in html.escape(text, quote=False).splitlines() or [""]]
+    """Untrusted text as a fenced code block: a renderer shows it verbatim, with no markup, links or images."""
+    fence = _fence(text, 3)
+    return [fence + "text", *text.splitlines(), fence]
 
 
 def _no_attack(card: RiskCard) -> str:
@@ -62,7 +81,7 @@ def _card_markdown(card: RiskCard) -> list[str]:
     if not card.examples:
         lines.append("None.")
     for number, example in enumerate(card.examples, 1):
-        lines += [f"**Example {number}**: sample `{example.sample_id}`, attack `{example.attack}`, "
+        lines += [f"**Example {number}**: sample {_code(example.sample_id)}, attack {_code(example.attack)}, "
                   f"verdict {_md(example.verdict)}", "", "Prompt:", "", *_quote(example.prompt), ""]
         if example.sent != example.prompt:
             lines += ["Sent:", "", *_quote(example.sent), ""]
