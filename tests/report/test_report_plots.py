@@ -102,3 +102,23 @@ def test_report_md_and_json_carry_judge_agreement(runs, harm_judged):
     md = invoke(runs.scripted, "--store", runs.store, "--format", "md")
     assert "## Judge agreement" in md and f"| refusal vs harm | {pair['both_scored']} |" in md
     assert orjson.loads(invoke(runs.refuser, "--store", runs.store, "--format", "json"))["judge_agreement"] is None
+
+
+def test_the_agreement_column_tells_agree_from_not_compared():
+    from safetyscope.report.attempts import AttemptView
+    from safetyscope.report.html import browser_data
+
+    def view(sample: str, label: str | None) -> AttemptView:
+        return AttemptView(attempt_id=sample, sample_id=sample, dataset="d", hazard="vcr", expect="refuse",
+                           language="en", attack="none", attack_seed=1, status="done" if label else "error",
+                           error=None if label else "target error: x", prompt="p", sent="p", response="r",
+                           decoded_response=None, label=label, refusal=None, confidence=None, explanation=None,
+                           unscored_reason=None, outcome=None, verdict=label or "error")
+
+    others = {("agree", "none"): (False, "harm: safe"), ("disagree", "none"): (True, "harm: unsafe"),
+              ("unscored", "none"): (False, "harm: safe")}
+    data = browser_data([view("agree", "safe"), view("disagree", "safe"), view("alone", "safe"),
+                         view("unscored", None)], redact=False, others=others)
+    state = {row[0]: row[-1] for row in data["rows"]}
+    by_sample = {data["strings"][index]: value for index, value in state.items()}
+    assert by_sample == {"agree": 0, "disagree": 1, "alone": -1, "unscored": -1}

@@ -137,17 +137,21 @@ def _category(view: AttemptView) -> str:
 def browser_data(views: Iterable[AttemptView], *, redact: bool,
                  others: Mapping[tuple[str, str], tuple[bool, str]] | None = None) -> dict[str, Any]:
     """The attempts as compact columns over a string table (the browser's JSON). ``others``: per (sample id,
-    attack), whether other judges disagree and their verdicts (from ``judge_agreement``)."""
+    attack), whether other judges disagree and their verdicts (from ``judge_agreement``); ``judges_disagree`` is 1,
+    0 (agree) or -1 (not compared: no other rating, or this attempt unscored), so "agree" never lists those."""
     strings = _Strings()
     rows: list[list[int]] = []
     others = others or {}
     for view in views:
         explanation = view.explanation or view.error or view.unscored_reason or ""
-        disagree, other_verdicts = others.get((view.sample_id, view.attack), (False, None))
+        compared = others.get((view.sample_id, view.attack))
+        disagree, other_verdicts = compared or (False, None)
+        # 1 disagree, 0 agree, -1 not compared (no other judge's rating, or this attempt itself unscored)
+        agreement_state = -1 if compared is None or view.label not in ("safe", "unsafe") else int(disagree)
         rows.append([strings(view.sample_id), strings(view.hazard), strings(view.attack), strings(_category(view)),
                      strings(view.prompt), strings(view.sent),
                      -1 if redact else strings(view.response), -1 if redact else strings(view.decoded_response),
-                     strings(view.verdict), strings(explanation), strings(other_verdicts or None), int(disagree)])
+                     strings(view.verdict), strings(explanation), strings(other_verdicts or None), agreement_state])
     return {"columns": ["sample", "hazard", "attack", "category", "prompt", "sent", "response", "decoded",
                         "verdict", "explanation", "other_judges", "judges_disagree"], "strings": strings.values,
             "rows": rows, "redacted": redact, "judges": bool(others)}
@@ -244,7 +248,8 @@ function render(){
     else { let t = r[C.response] < 0 ? '(no response)' : S[r[C.response]];
       if (r[C.decoded] >= 0) t += '\n\n— decoded —\n' + S[r[C.decoded]]; cell(tr, t, 'resp'); }
     cell(tr, S[r[C.verdict]] + (r[C.expl] > 0 ? '\n' + S[r[C.expl]] : '') +
-      (r[C.others] > 0 ? '\n\n— other judges' + (r[C.disagree] ? ' (disagree)' : '') + ' —\n' + S[r[C.others]] : ''));
+      (r[C.others] > 0 ? '\n\n— other judges' + (r[C.disagree] === 1 ? ' (disagree)' : '') + ' —\n' +
+                         S[r[C.others]] : ''));
     body.appendChild(tr);
   }
   document.getElementById('page-info').textContent =
