@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from safetyscope.core.errors import UsageError
+from safetyscope.core.errors import UsageError, validation_problems
 from safetyscope.core.records import GenerationParams
 
 DEFAULT_TARGET = "embedded/smollm2-135m"
@@ -121,6 +121,4 @@ def resolve_spec(*, file_values: Mapping[str, Any] | None = None, overrides: Map
     try:
         return RunSpec.model_validate(merged)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
-                             for err in exc.errors())
-        raise UsageError(f"{source}: {problems}") from None
+        raise UsageError(f"{source}: {validation_problems(exc, root='(root)')}") from None

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class SafetyscopeError(Exception):
@@ -59,3 +63,13 @@ class AttackError(Exception):
 
     Deliberately not a :class:`SafetyscopeError`: the runner records it on its attempt as an *attack error*
     (never as a refusal by the target) and the run goes on; the attempt stays retryable on resume."""
+
+
+def validation_problems(exc: ValidationError, *, root: str = "", quoted: bool = False) -> str:
+    """A pydantic validation error on one line: ``a.b: message; c: message`` (``root`` names an error on the
+    whole object; ``quoted`` writes ``field 'a.b': message``)."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"]) or root
+        parts.append(f"field '{where}': {err['msg']}" if quoted else f"{where}: {err['msg']}")
+    return "; ".join(parts)

@@ -28,7 +28,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from safetyscope.core.config import read_yaml_mapping
-from safetyscope.core.errors import UsageError
+from safetyscope.core.errors import UsageError, validation_problems
 from safetyscope.core.hashing import content_hash
 from safetyscope.guard.conformal import ConformalCalibration
 from safetyscope.taxonomy.canonical import BENIGN, CANONICAL_HAZARDS, canonical_code
@@ -167,9 +167,7 @@ def parse_policy(data: Any, *, source: str = "policy") -> GuardPolicy:
     try:
         return GuardPolicy.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(policy)'}: {err['msg']}"
-                             for err in exc.errors())
-        raise UsageError(f"{source}: invalid guard policy: {problems}") from None
+        raise UsageError(f"{source}: invalid guard policy: {validation_problems(exc, root='(policy)')}") from None
 
 
 def load_policy(path: str | Path) -> GuardPolicy:

@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from safetyscope.core.config import read_yaml_mapping
-from safetyscope.core.errors import UsageError
+from safetyscope.core.errors import UsageError, validation_problems
 
 MAX_MESSAGES = 256
 MAX_CONTENT_CHARS = 200_000
@@ -65,5 +65,4 @@ def load_settings(path: Path | None, **overrides: Any) -> ServiceSettings:
     try:
         return ServiceSettings.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"field '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}" for err in exc.errors())
-        raise UsageError(f"{source}: invalid settings: {problems}") from None
+        raise UsageError(f"{source}: invalid settings: {validation_problems(exc, quoted=True)}") from None

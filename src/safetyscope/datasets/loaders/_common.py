@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from safetyscope.core.errors import validation_problems
 from safetyscope.core.records import Expectation, Message, Sample
 from safetyscope.datasets.base import BaseDataset
 from safetyscope.datasets.hazards import HazardMapping
@@ -96,8 +97,7 @@ def build_sample(where: Where, *, sample_id: str, dataset: str, mapping: HazardM
         return Sample(id=sample_id, messages=turns, hazard=mapping.hazard, expect=expect, language=language,
                       dataset=dataset, source_hazard=mapping.source, metadata=meta)
     except ValidationError as exc:
-        problem = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
-        raise where.error(f"cannot build a sample: {problem}") from None
+        raise where.error(f"cannot build a sample: {validation_problems(exc)}") from None
 
 
 def numbered(records: Iterator[tuple[Where, Row]], start: int = 1) -> Iterator[tuple[int, Where, Row]]:
