@@ -20,10 +20,9 @@ from typing import Any
 
 import orjson
 
-from safetyscope.core.errors import TargetError
 from safetyscope.core.records import GenerationParams, Message
 from safetyscope.judges.model import Completion, TokenLogprob
-from safetyscope.targets.http import SessionHolder, bearer_headers, post_json
+from safetyscope.targets.http import SessionHolder, bearer_headers, first_choice, post_json
 from safetyscope.targets.openai_compat import OpenAICompatibleTarget
 
 TOP_LOGPROBS = 5
@@ -60,12 +59,7 @@ class LogprobsClient:
 
 def parse_logprobs_reply(payload: bytes, url: str = "") -> Completion:
     """Text and per-token log-probabilities of a chat-completions reply (logprobs None when absent)."""
-    try:
-        data = orjson.loads(payload)
-        choice = data["choices"][0]
-        text = choice["message"].get("content") or ""
-    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise TargetError(f"{url}: malformed chat-completions reply ({exc}): {payload[:200]!r}") from exc
+    _data, choice, text = first_choice(payload, url)
     content = (choice.get("logprobs") or {}).get("content") if isinstance(choice, dict) else None
     if not isinstance(content, list):
         return Completion(text=text, logprobs=None)

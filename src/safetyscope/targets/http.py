@@ -9,6 +9,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
+import orjson
 
 from safetyscope.core.errors import TargetError
 
@@ -79,3 +80,15 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+def first_choice(payload: bytes, url: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """A chat-completions reply's whole JSON, its first choice and that choice's text (empty when the message has
+    no content); :class:`TargetError` naming ``url`` when the reply is not one."""
+    try:
+        data = orjson.loads(payload)
+        choice = data["choices"][0]
+        text = choice["message"].get("content") or ""
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise TargetError(f"{url}: malformed chat-completions reply ({exc}): {payload[:200]!r}") from exc
+    return data, choice, text

@@ -10,10 +10,17 @@ from typing import Any
 
 import orjson
 
-from safetyscope.core.errors import PrerequisiteError, TargetError
+from safetyscope.core.errors import PrerequisiteError
 from safetyscope.core.records import ComponentSpec, Generation, GenerationParams, Message
 from safetyscope.targets.base import BaseTarget, target_providers, with_system_prompt
-from safetyscope.targets.http import RETRYABLE_STATUSES, SessionHolder, bearer_headers, parse_retry_after, post_json
+from safetyscope.targets.http import (
+    RETRYABLE_STATUSES,
+    SessionHolder,
+    bearer_headers,
+    first_choice,
+    parse_retry_after,
+    post_json,
+)
 
 __all__ = ["OPENAI_BASE_URL", "RETRYABLE_STATUSES", "OpenAICompatibleTarget", "create_openai", "parse_retry_after"]
 
@@ -60,12 +67,7 @@ class OpenAICompatibleTarget(BaseTarget):
 
 
 def _parse_completion(payload: bytes, latency_ms: float, url: str) -> Generation:
-    try:
-        data = orjson.loads(payload)
-        choice = data["choices"][0]
-        text = choice["message"].get("content") or ""
-    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise TargetError(f"{url}: malformed chat-completions reply ({exc}): {payload[:200]!r}") from exc
+    data, choice, text = first_choice(payload, url)
     usage = data.get("usage") or {}
     return Generation(text=text, finish_reason=choice.get("finish_reason"), latency_ms=latency_ms,
                       prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"))
